@@ -1,1 +1,41 @@
-# sprintgate
+"""sprintgate: a pytest release gate for the sprint goals of a feature-flag rollout.
+
+The engine (statistics, SQL, evidence, reports) never imports pytest; ``sprintgate.plugin`` does.
+"""
+
+from sprintgate.gate import Gate, GoalInconclusive, GoalNotMet
+from sprintgate.goals import (
+    FLAGS_ENABLED,
+    TELEMETRY_PRESENT,
+    WINDOW_SUFFICIENT,
+    Goal,
+    MeanRatio,
+    ProportionCeiling,
+    ProportionChange,
+    QuantileBudget,
+    QuantileRatio,
+)
+from sprintgate.results import GoalResult, Kind, Observation
+from sprintgate.verdict import Better, Interval, Verdict, decide
+
+__all__ = [
+    "FLAGS_ENABLED",
+    "TELEMETRY_PRESENT",
+    "WINDOW_SUFFICIENT",
+    "Better",
+    "Gate",
+    "Goal",
+    "GoalInconclusive",
+    "GoalNotMet",
+    "GoalResult",
+    "Interval",
+    "Kind",
+    "MeanRatio",
+    "Observation",
+    "ProportionCeiling",
+    "ProportionChange",
+    "QuantileBudget",
+    "QuantileRatio",
+    "Verdict",
+    "decide",
+]

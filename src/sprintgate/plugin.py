@@ -1,0 +1,282 @@
+"""The pytest plugin: command-line options, the ``gate`` fixture, INCONCLUSIVE as its own outcome,
+exit codes a CI job can branch on, the report header and summary table, and the reports.
+
+This is the only module that imports pytest or reads options, ini values and the environment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import allure
+import pytest
+
+from sprintgate.config import ConfigError, Settings, read_pyproject, resolve
+from sprintgate.database import DatabaseError, scrub
+from sprintgate.gate import Gate, GoalInconclusive, GoalNotMet, RunInfo, Telemetry, versions
+from sprintgate.goals import Goal
+from sprintgate.report import metric_rows, overall_verdict, summary_markdown, write_atomically, write_reports
+from sprintgate.results import GoalResult, Kind
+from sprintgate.server import ServerError
+
+#: Exit code when nothing failed or errored but some goal is INCONCLUSIVE: wait for more data
+#: (EX_TEMPFAIL in sysexits.h, "try again later").
+EXIT_INCONCLUSIVE = 75
+_FAULTS = (DatabaseError, ServerError, ConfigError)
+
+
+@dataclass
+class _State:
+    settings: Settings
+    root: Path
+    goals: dict[str, Goal] = field(default_factory=dict)
+    goal_items: set[str] = field(default_factory=set)
+    telemetry: Telemetry | None = None
+    info: RunInfo | None = None
+    gate: Gate | None = None
+    fault: str | None = None
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return () if self.telemetry is None else self.telemetry.secrets
+
+    def open(self) -> Gate:
+        if self.gate is not None:
+            return self.gate
+        if self.fault is not None:
+            raise DatabaseError(self.fault)
+        assert self.telemetry is not None and self.info is not None
+        try:
+            evidence = self.telemetry.fetch()
+        except _FAULTS as error:
+            self.fault = scrub(str(error), self.secrets)
+            raise
+        self.gate = _PytestGate(evidence=evidence, settings=self.settings, goals=self.goals, info=self.info)
+        return self.gate
+
+
+STATE = pytest.StashKey[_State]()
+
+
+class _PytestGate(Gate):
+    """The engine's gate, telling Allure what each test judges."""
+
+    def check(self, goal: Goal) -> GoalResult:
+        _to_allure(self, goal.title, goal.text, self.result(goal))
+        return super().check(goal)
+
+    def check_precondition(self, name: str) -> GoalResult:
+        result = self.precondition(name)
+        _to_allure(self, result.title, result.reason, result)
+        return super().check_precondition(name)
+
+
+def _to_allure(gate: Gate, title: str, text: str, result: GoalResult) -> None:
+    allure.dynamic.title(title)
+    allure.dynamic.description(text)
+    allure.dynamic.feature(result.kind.value)
+    allure.dynamic.severity(allure.severity_level.CRITICAL if result.kind is not Kind.GOAL else allure.severity_level.NORMAL)
+    for name, value in (("env", gate.info.env), ("baseline", str(gate.info.baseline)), ("post", str(gate.info.post)),
+                        ("confidence", f"{gate.info.confidence:g}"), ("target", str(result.target)),
+                        ("verdict", result.verdict.value)):
+        allure.dynamic.parameter(name, value)
+    allure.attach(json.dumps(result.to_dict(), indent=2), name="result.json", attachment_type=allure.attachment_type.JSON)
+    allure.attach(summary_markdown(gate.info, gate.evidence, [result], result.verdict.value),
+                  name="summary.md", attachment_type=allure.attachment_type.TEXT)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sprintgate", "sprintgate release gate")
+    group.addoption("--env", dest="sprintgate_env", metavar="NAME",
+                    help="environment to judge: demo (embedded, the default), staging, production, or one from "
+                         "[tool.sprintgate.environments].")
+    group.addoption("--scenario", dest="sprintgate_scenario", metavar="NAME",
+                    help="fixture scenario the demo environment loads (default rollout_met).")
+    group.addoption("--baseline", dest="sprintgate_baseline", metavar="START/END",
+                    help="BASELINE window, ISO 8601, UTC, half-open.")
+    group.addoption("--post", dest="sprintgate_post", metavar="START/END", help="POST window, ISO 8601, UTC, half-open.")
+    group.addoption("--confidence", dest="sprintgate_confidence", type=float, metavar="LEVEL",
+                    help="two-sided confidence level of every interval (default 0.90).")
+    group.addoption("--target", dest="sprintgate_targets", action="append", metavar="GOAL=VALUE",
+                    help="override a goal's target or margin; repeatable.")
+    group.addoption("--demo-scale", dest="sprintgate_demo_scale", type=float, metavar="FACTOR",
+                    help="event volume of the demo scenario relative to its definition (default 1).")
+    group.addoption("--reports-dir", dest="sprintgate_reports_dir", metavar="DIR",
+                    help="where reports/<env>/ is written (default: reports under the rootdir).")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    options = {key: config.getoption(f"sprintgate_{key}") for key in
+               ("env", "scenario", "baseline", "post", "confidence", "targets", "demo_scale", "reports_dir")}
+    pyproject = config.rootpath / "pyproject.toml"
+    try:
+        settings = resolve(read_pyproject(pyproject), options, source=str(pyproject))
+    except ConfigError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[STATE] = _State(settings=settings, root=config.rootpath)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Learn every goal collected (before -k or -m deselect any), then set up the run once."""
+    state = config.stash[STATE]
+    for item in items:
+        if "gate" not in getattr(item, "fixturenames", ()):
+            continue
+        state.goal_items.add(item.nodeid)
+        goal = getattr(getattr(item, "module", None), "GOAL", None)
+        if isinstance(goal, Goal):
+            state.goals[goal.id] = goal
+    if not state.goal_items:
+        return
+    unknown = sorted(set(state.settings.targets) - set(state.goals))
+    if unknown:
+        raise pytest.UsageError(f"sprintgate: target {unknown[0]!r} names no collected goal (from --target or [tool.sprintgate.targets]); known: {', '.join(sorted(state.goals))}.")
+    try:
+        state.telemetry = Telemetry(state.settings)
+        baseline, post = state.telemetry.windows()
+    except (ConfigError, KeyError) as error:
+        raise pytest.UsageError(str(error).strip("'\"")) from None
+    state.info = RunInfo(env=state.settings.env.name, source=state.telemetry.source(), baseline=baseline, post=post,
+                         confidence=state.settings.judging.confidence, seed=state.settings.judging.seed,
+                         versions=versions(state.root))
+
+
+def pytest_report_collectionfinish(config: pytest.Config, start_path: Path, items: Sequence[pytest.Item]) -> list[str]:
+    info = config.stash[STATE].info
+    return [] if info is None else info.lines()
+
+
+@pytest.fixture(scope="session")
+def gate(request: pytest.FixtureRequest) -> Gate:
+    """The gate of this run: the evidence of both windows, fetched once, and the goals to judge."""
+    return request.config.stash[STATE].open()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    state = item.config.stash[STATE]
+    excinfo = call.excinfo
+    if excinfo is not None:
+        if excinfo.errisinstance(GoalInconclusive):
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"INCONCLUSIVE: {excinfo.value.result.reason}")
+        elif excinfo.errisinstance(GoalNotMet):
+            report.longrepr = str(excinfo.value)
+        elif excinfo.errisinstance(_FAULTS):
+            report.longrepr = str(excinfo.value)
+    if state.secrets:
+        _scrub_report(report, state.secrets)
+    if item.nodeid in state.goal_items and (report.when == "call" or report.outcome != "passed"):
+        state.outcomes[item.nodeid] = _outcome(report, excinfo)
+    return report
+
+
+def _outcome(report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
+    if excinfo is not None and excinfo.errisinstance(GoalInconclusive):
+        return "inconclusive"
+    if report.when != "call" and report.failed:
+        return "error"
+    return report.outcome
+
+
+def _scrub_report(report: pytest.TestReport, secrets: tuple[str, ...]) -> None:
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        text = str(report.longrepr)
+        cleaned = scrub(text, secrets)
+        if cleaned != text:
+            report.longrepr = cleaned
+    elif isinstance(report.longrepr, tuple):
+        path, line, reason = report.longrepr
+        report.longrepr = (path, line, scrub(reason, secrets))
+    report.sections = [(title, scrub(body, secrets)) for title, body in report.sections]
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    if report.skipped and isinstance(report.longrepr, tuple) and str(report.longrepr[2]).startswith("INCONCLUSIVE: "):
+        return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
+    return None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash[STATE]
+    if not state.outcomes:
+        return
+    counts = Counter(state.outcomes.values())
+    results = [] if state.gate is None else list(state.gate.results.values())
+    verdict = overall_verdict(results, counts["error"] + counts["failed"] * 0)
+    if counts["skipped"] or counts["error"]:
+        verdict = "error" if counts["error"] else verdict
+    _write_reports(state, results, verdict)
+    if session.exitstatus == pytest.ExitCode.OK:
+        if counts["skipped"]:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a goal that was not judged did not pass
+        elif counts["inconclusive"]:
+            session.exitstatus = EXIT_INCONCLUSIVE
+
+
+def _write_reports(state: _State, results: list[GoalResult], verdict: str) -> None:
+    assert state.info is not None
+    directory = state.root / state.settings.reports_dir / state.settings.env.name
+    state.report_paths = []  # type: ignore[attr-defined]
+    if state.gate is None:
+        document = {"env": state.info.env, "generated_at": state.info.generated_at.isoformat(), "source": state.info.source,
+                    "verdict": "error", "error": state.fault or "the gate did not run", "goals": []}
+        text = scrub(json.dumps(document, indent=2) + "\n", state.secrets)
+        write_atomically(directory / "results.json", text)
+        write_atomically(directory / "summary.md", f"# sprintgate: {state.info.env}\n\n- Verdict: **ERROR**\n- {document['error']}\n")
+        write_atomically(directory / "metrics.csv", "metric,window,value,n,unit\n")
+        state.report_paths = [directory / n for n in ("results.json", "summary.md", "metrics.csv")]  # type: ignore[attr-defined]
+        return
+    paths = write_reports(directory, state.info, state.gate.evidence, results, verdict,
+                          scrub=lambda text: scrub(text, state.secrets))
+    state.report_paths = list(paths.values())  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash[STATE]
+    if not state.outcomes:
+        return
+    tr = terminalreporter
+    tr.section("sprintgate")
+    if state.gate is None:
+        tr.line(f"no verdict: {state.fault or 'the gate did not run'}", red=True)
+    else:
+        rows = _table(state.gate)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for index, row in enumerate(rows):
+            tr.line("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), bold=index == 0)
+        for result in state.gate.results.values():
+            if result.reason_code is not None:
+                tr.line(f"{result.goal}: {result.verdict.value.upper()} ({result.reason_code}): {result.reason}")
+    for path in getattr(state, "report_paths", []):
+        tr.line(f"report: {path}")
+
+
+def _table(gate: Gate) -> list[list[str]]:
+    by_goal = {row.goal: row for row in metric_rows(gate.evidence) if row.goal}
+    rows = [["goal", "kind", "verdict", "baseline", "post", "delta", "interval", "n (baseline/post)"]]
+    for r in gate.results.values():
+        metric = by_goal.get(r.goal)
+        def shown(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.4g}"
+        delta = "n/a"
+        if r.estimate is not None and r.kind is not Kind.PRECONDITION:
+            delta = f"{r.estimate:.4g}" if metric is None or metric.unit != "rate" else f"{100 * r.estimate:+.2f} pp"
+        interval = "n/a" if r.interval is None else f"[{r.interval.low:.4g}, {r.interval.high:.4g}]"
+        rows.append([r.goal, r.kind.value, r.verdict.value.upper(), shown(r.baseline.value), shown(r.post.value), delta,
+                     interval, f"{r.baseline.n:,}/{r.post.n:,}"])
+    return rows
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is not None and state.telemetry is not None:
+        state.telemetry.close()
