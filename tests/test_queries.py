@@ -1,0 +1,133 @@
+"""The named SQL files: headers, parameters that match what the code binds, and exact aggregates."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from sprintgate import contract
+from sprintgate.evidence import fetch_evidence
+from sprintgate.queries import load_query, query_names
+from sprintgate.synthetic import load_scenario
+from sprintgate.windows import Window
+
+#: What the code binds for each query (sprintgate.evidence.fetch_evidence).
+BOUND = {
+    "window_evidence": {"start", "end", "event_types", "max_duration_ms"},
+    "attempts_per_booking": {"start", "end"},
+}
+
+Database = Callable[[str], psycopg.Connection[Any]]
+
+
+class TestQueryFiles:
+    def test_every_file_is_bound_by_the_code(self) -> None:
+        """Each sql/ file is one the code runs, and the code runs no query without a file."""
+        assert set(query_names()) == set(BOUND)
+
+    @pytest.mark.parametrize("name", sorted(BOUND))
+    def test_parameters_equal_what_the_code_binds(self, name: str) -> None:
+        """A file's :named parameters are exactly those the code passes."""
+        assert load_query(name).parameters == BOUND[name]
+
+    @pytest.mark.parametrize("name", sorted(BOUND))
+    def test_header_says_what_a_row_is_and_names_every_parameter(self, name: str) -> None:
+        """The header comment names the query, says what one row is, and mentions each parameter."""
+        query = load_query(name)
+        assert query.header.startswith(f"name: {name}")
+        assert "row" in query.header.lower()
+        for parameter in query.parameters:
+            assert f":{parameter}" in query.header
+
+    def test_binding_refuses_missing_or_extra_parameters(self) -> None:
+        """Binding with the wrong parameter set fails loudly instead of running a different query."""
+        with pytest.raises(ValueError, match="takes"):
+            load_query("attempts_per_booking").bind({"start": 1})
+
+    def test_casts_are_not_parameters(self) -> None:
+        """``::float8`` casts are left alone by the parameter parser."""
+        text, _ = load_query("window_evidence").bind(
+            {"start": 0, "end": 0, "event_types": [], "max_duration_ms": 1.0})
+        assert "::float8" in text and "%(start)s" in text and ":start" not in text
+
+
+def _insert(connection: psycopg.Connection[Any], rows: list[tuple[str, datetime, dict[str, Any], str | None]]) -> None:
+    with connection.cursor() as cursor:
+        for i, (event_type, at, context, booking) in enumerate(rows):
+            cursor.execute(
+                "insert into observability_events (id, created_at, event_type, booking_id, context) values (%s, %s, %s, %s, %s)",
+                (f"00000000-0000-4000-8000-{i:012x}", at, event_type, booking, json.dumps(context)),
+            )
+
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+WINDOW = Window(START, START + timedelta(days=7))
+
+
+class TestWindowEvidence:
+    def test_histogram_quantiles_match_percentile_disc(self, database: Database) -> None:
+        """p50/p95/p99 from the SQL histogram are within 0.1 % of PostgreSQL's exact percentile_disc."""
+        connection = database("rollout_met")
+        window = load_scenario("rollout_met").baseline_window
+        evidence = fetch_evidence(connection, window)
+        for q in (0.5, 0.95, 0.99):
+            exact = connection.execute(
+                "select percentile_disc(%s) within group (order by (context->>'planner_duration_ms')::float8) "
+                "from observability_events where event_type = 'auto_assign.quote' and created_at >= %s and created_at < %s",
+                (q, window.start, window.end)).fetchone()
+            assert exact is not None
+            assert evidence.durations["planner_duration"].quantile(q) == pytest.approx(exact[0], rel=1e-3)
+
+    def test_dirty_values_are_counted_and_excluded(self, database: Database) -> None:
+        """Each kind of malformed value is counted under its reason and left out of the histogram."""
+        connection = database("empty")
+        at = START + timedelta(hours=1)
+        _insert(connection, [
+            ("auto_assign.quote", at, {"planner_duration_ms": 100, "cache_hit": False}, None),
+            ("auto_assign.quote", at, {"planner_duration_ms": "100", "cache_hit": "yes"}, None),
+            ("auto_assign.quote", at, {"cache_hit": True, "error": 500}, None),
+            ("auto_assign.quote", at, {"planner_duration_ms": -5, "cache_hit": False, "error": "boom"}, None),
+            ("auto_assign.quote", at, {"planner_duration_ms": 1e12, "cache_hit": False, "flags": "on"}, None),
+            ("auto_assign.attempt", at, {"attempt": 1}, None),
+            ("inline_auto_assign.timeout", at, {"duration_ms": None}, None),
+            ("inline_auto_assign.succeeded", START - timedelta(seconds=1), {"duration_ms": 5}, None),  # before the window
+            ("inline_auto_assign.succeeded", WINDOW.end, {"duration_ms": 5}, None),  # end is exclusive
+        ])
+        evidence = fetch_evidence(connection, WINDOW)
+        assert evidence.durations["planner_duration"].n == 1
+        assert evidence.excluded["planner_duration"] == {"not_a_number": 1, "missing": 1, "negative": 1, "absurd": 1}
+        assert evidence.excluded["cache_hit"] == {"cache_hit_not_boolean": 1}
+        assert evidence.excluded["quote_error"] == {"error_not_text": 1}
+        assert evidence.excluded["flags"] == {"flags_malformed": 1}
+        assert evidence.excluded["attempts_per_booking"] == {"no_booking": 1}
+        assert evidence.excluded["inline_duration"] == {"not_a_number": 1}
+        assert evidence.quote_error.hits == 1 and evidence.quote_error.n == 4
+        assert evidence.cache_hit.hits == 1 and evidence.cache_hit.n == 4
+        assert evidence.inline_timeout.hits == 1 and evidence.inline_timeout.n == 1
+        assert evidence.attempts_per_booking.n == 0
+
+    def test_attempts_are_counted_per_booking(self, database: Database) -> None:
+        """Attempt rows are grouped by booking_id: n, mean and variance are those of the per-booking counts."""
+        connection = database("empty")
+        counts = [1, 1, 2, 3, 5, 8]
+        rows = []
+        for booking, count in enumerate(counts):
+            rows += [("auto_assign.attempt", START + timedelta(minutes=booking), {"attempt": k + 1},
+                      f"10000000-0000-4000-8000-{booking:012x}") for k in range(count)]
+        _insert(connection, rows)
+        moments = fetch_evidence(connection, WINDOW).attempts_per_booking.moments()
+        assert (moments.n, moments.mean) == (len(counts), np.mean(counts))
+        assert math.isclose(moments.variance, float(np.var(counts, ddof=1)))
+
+    def test_an_empty_window_is_evidence_of_nothing(self, database: Database) -> None:
+        """A window without events gives zero counts and no timestamps, not an error."""
+        evidence = fetch_evidence(database("empty"), WINDOW)
+        assert evidence.count(*contract.EVENT_TYPES) == 0
+        assert evidence.first_at is None and evidence.durations["planner_duration"].n == 0
