@@ -341,7 +341,7 @@ def judge_statistics(goal: Goal, evidence: Evidence, judging: Judging) -> GoalRe
             **common,  # type: ignore[arg-type]
             verdict=Verdict.INCONCLUSIVE,
             reason_code="no_data",
-            reason=f"No usable values for {metric.statistic} in the {' and '.join(empty)} window.",
+            reason=f"No usable values for {metric.statistic} in the {' and '.join(empty)} window{'s' if len(empty) > 1 else ''}.",
         )
     if estimate.interval is None:
         needed = metric.minimum_sample(judging)
@@ -425,24 +425,38 @@ def check_flags(evidence: Evidence, judging: Judging) -> PreconditionCheck:
         estimate=post_on, target=judging.flag_share, details=details, **observations))
 
 
+def _event_name(types: tuple[str, ...]) -> str:
+    if len(types) == 1:
+        return types[0]
+    family = types[0].rsplit(".", 1)[0]
+    return f"{family}.* ({', '.join(t.rsplit('.', 1)[1] for t in types)})"
+
+
 def check_telemetry(evidence: Evidence, goals: Sequence[Goal]) -> PreconditionCheck:
     """Every event type a goal needs has events in the windows it needs them in."""
     missing_for: dict[str, str] = {}
-    gaps: dict[tuple[str, str], list[str]] = {}
+    gaps: dict[str, dict[str, list[str]]] = {}  # event name -> window -> goal ids
     for goal in goals:
+        empty: dict[str, list[str]] = {}
         for window, types in goal.metric.needs().items():
             if evidence.window(window).count(*types) == 0:
-                name = types[0] if len(types) == 1 else f"{types[0].rsplit('.', 1)[0]}.* ({', '.join(t.rsplit('.', 1)[1] for t in types)})"
-                gaps.setdefault((name, window), []).append(goal.id)
-                missing_for.setdefault(goal.id, f"instrumentation missing: no {name} events in the {window} window")
+                empty.setdefault(_event_name(types), []).append(window)
+                gaps.setdefault(_event_name(types), {}).setdefault(window, []).append(goal.id)
+        if empty:
+            missing_for[goal.id] = "instrumentation missing: " + "; ".join(
+                f"no {name} events in the {' and '.join(windows)} window{'s' if len(windows) > 1 else ''}"
+                for name, windows in empty.items())
     if not gaps:
         return PreconditionCheck(_precondition(TELEMETRY_PRESENT, Verdict.PASS, None,
                                                "Every event type the goals need has events in both windows."))
-    listed = "; ".join(f"no {name} events in the {window} window (needed by {', '.join(ids)})" for (name, window), ids in gaps.items())
+    listed = "; ".join(
+        f"no {name} events in the {window} window (needed by {', '.join(ids)})"
+        for name, windows in gaps.items() for window, ids in windows.items())
     return PreconditionCheck(
         _precondition(TELEMETRY_PRESENT, Verdict.FAIL, "instrumentation_missing",
                       f"Instrumentation missing: {listed}; fix the event writes, then rerun.",
-                      estimate=float(len(gaps)), details={"missing": [f"{n}@{w}" for n, w in gaps]}),
+                      estimate=float(sum(len(w) for w in gaps.values())),
+                      details={"missing": [f"{name}@{window}" for name, windows in gaps.items() for window in windows]}),
         missing_for,
     )
 
@@ -499,8 +513,8 @@ def apply_preconditions(result: GoalResult, checks: Mapping[str, PreconditionChe
     code, why = unmet[0]
     if result.verdict is Verdict.FAIL:
         return replace(result, reason=f"{result.reason} (Also, precondition not met: {why})")
-    return replace(result, verdict=Verdict.INCONCLUSIVE, reason_code=code,
-                    reason=f"{why.rstrip('.')}. Measured: {result.reason}")
+    measured = "" if result.reason_code == "no_data" else f" Measured: {result.reason}"
+    return replace(result, verdict=Verdict.INCONCLUSIVE, reason_code=code, reason=f"{why.rstrip('.')}.{measured}")
 
 
 def judge(goal: Goal, evidence: Evidence, judging: Judging, checks: Mapping[str, PreconditionCheck]) -> GoalResult:

@@ -20,7 +20,7 @@ from sprintgate.config import ConfigError, Settings, read_pyproject, resolve
 from sprintgate.database import DatabaseError, scrub
 from sprintgate.gate import Gate, GoalInconclusive, GoalNotMet, RunInfo, Telemetry, versions
 from sprintgate.goals import Goal
-from sprintgate.report import metric_rows, overall_verdict, summary_markdown, write_atomically, write_reports
+from sprintgate.report import overall_verdict, summary_markdown, write_atomically, write_reports
 from sprintgate.results import GoalResult, Kind
 from sprintgate.server import ServerError
 
@@ -261,19 +261,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
 
 
 def _table(gate: Gate) -> list[list[str]]:
-    by_goal = {row.goal: row for row in metric_rows(gate.evidence) if row.goal}
     rows = [["goal", "kind", "verdict", "baseline", "post", "delta", "interval", "n (baseline/post)"]]
     for r in gate.results.values():
-        metric = by_goal.get(r.goal)
-        def shown(value: float | None) -> str:
-            return "n/a" if value is None else f"{value:.4g}"
         delta = "n/a"
         if r.estimate is not None and r.kind is not Kind.PRECONDITION:
-            delta = f"{r.estimate:.4g}" if metric is None or metric.unit != "rate" else f"{100 * r.estimate:+.2f} pp"
+            delta = f"x{r.estimate:.3f}" if "/" in r.statistic else (
+                f"{100 * r.estimate:+.2f} pp" if " - " in r.statistic else _shown(r.estimate))
         interval = "n/a" if r.interval is None else f"[{r.interval.low:.4g}, {r.interval.high:.4g}]"
-        rows.append([r.goal, r.kind.value, r.verdict.value.upper(), shown(r.baseline.value), shown(r.post.value), delta,
+        rows.append([r.goal, r.kind.value, r.verdict.value.upper(), _shown(r.baseline.value), _shown(r.post.value), delta,
                      interval, f"{r.baseline.n:,}/{r.post.n:,}"])
     return rows
+
+
+def _shown(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
