@@ -57,7 +57,9 @@ def scenario_template(pg_server: ThrowawayServer) -> Iterator[Callable[[str], st
 
 
 @pytest.fixture
-def database(pg_server: ThrowawayServer, scenario_template: Callable[[str], str]) -> Iterator[Callable[[str], psycopg.Connection[Any]]]:
+def database(
+    pg_server: ThrowawayServer, scenario_template: Callable[[str], str]
+) -> Iterator[Callable[[str], psycopg.Connection[Any]]]:
     """``database("rollout_met")``: a connection to a fresh copy of that scenario (``"empty"``: schema only)."""
     opened: list[tuple[DatabaseJanitor, psycopg.Connection[Any]]] = []
 

@@ -36,7 +36,8 @@ def _declared_goals() -> list[Goal]:
     goals = []
     for path in sorted(GOALS_DIR.glob("test_*.py")):
         spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         if isinstance(getattr(module, "GOAL", None), Goal):
@@ -58,7 +59,9 @@ def verdicts(evidence: Evidence, judging: Judging | None = None) -> dict[str, tu
 def scenario_evidence(database: Database, name: str) -> Evidence:
     connection = database(name)
     scenario = load_scenario(name)
-    return Evidence(fetch_evidence(connection, scenario.baseline_window), fetch_evidence(connection, scenario.post_window))
+    return Evidence(
+        fetch_evidence(connection, scenario.baseline_window), fetch_evidence(connection, scenario.post_window)
+    )
 
 
 class TestScenarios:
@@ -125,10 +128,20 @@ class TestPreconditions:
     def test_the_cautionary_tale_never_passes(self, database: Database) -> None:
         """14 inline events, 2 days vs 1 day, 3/5 vs 0/15 job successes: nothing passes; the success collapse FAILs."""
         evidence = scenario_evidence(database, "rollout_met")
-        base = replace(evidence.baseline, job_success=Proportion(hits=3, n=5), inline_timeout=Proportion(hits=5, n=6),
-                       window=Window(evidence.baseline.window.start, evidence.baseline.window.start + (evidence.baseline.window.length / 3.5)))
-        post = replace(evidence.post, job_success=Proportion(hits=0, n=15), inline_timeout=Proportion(hits=13, n=13),
-                       window=Window(evidence.post.window.start, evidence.post.window.start + (evidence.post.window.length / 7)))
+        base = replace(
+            evidence.baseline,
+            job_success=Proportion(hits=3, n=5),
+            inline_timeout=Proportion(hits=5, n=6),
+            window=Window(
+                evidence.baseline.window.start, evidence.baseline.window.start + (evidence.baseline.window.length / 3.5)
+            ),
+        )
+        post = replace(
+            evidence.post,
+            job_success=Proportion(hits=0, n=15),
+            inline_timeout=Proportion(hits=13, n=13),
+            window=Window(evidence.post.window.start, evidence.post.window.start + (evidence.post.window.length / 7)),
+        )
         result = verdicts(Evidence(base, post))
         assert result[WINDOW_SUFFICIENT][0] is Verdict.INCONCLUSIVE
         assert result["job_success_rate"] == (Verdict.FAIL, "target_missed")

@@ -18,7 +18,7 @@ from sprintgate.synthetic import load_scenario
 
 GOALS = Path(__file__).resolve().parent.parent / "goals"
 SCALE = ["--demo-scale", "0.1"]
-PASSWORD = "Sup3r-s3cret_pw"  # noqa: S105 - a test secret that must never be printed
+PASSWORD = "Sup3r-s3cret_pw"
 Database = Callable[[str], psycopg.Connection[Any]]
 
 
@@ -40,13 +40,15 @@ class TestDemoOutcomes:
         result = suite.runpytest_subprocess("goals", *SCALE)
         result.assert_outcomes(passed=11)
         assert result.ret == 0
-        result.stdout.fnmatch_lines([
-            "sprintgate: env=demo source=embedded PostgreSQL, scenario rollout_met*",
-            "sprintgate: BASELINE 2026-10-01T00:00:00Z/2026-10-08T00:00:00Z POST 2026-10-09T00:00:00Z/2026-10-16T00:00:00Z*",
-            "*= sprintgate =*",
-            "goal*kind*verdict*baseline*post*delta*interval*n (baseline/post)",
-            "planner_p95_reduction*goal*PASS*",
-        ])
+        result.stdout.fnmatch_lines(
+            [
+                "sprintgate: env=demo source=embedded PostgreSQL, scenario rollout_met*",
+                "sprintgate: BASELINE 2026-10-01T00:00:00Z/2026-10-08T00:00:00Z POST 2026-10-09T00:00:00Z/2026-10-16T00:00:00Z*",
+                "*= sprintgate =*",
+                "goal*kind*verdict*baseline*post*delta*interval*n (baseline/post)",
+                "planner_p95_reduction*goal*PASS*",
+            ]
+        )
         document = json.loads((suite.path / "reports" / "demo" / "results.json").read_text())
         assert document["verdict"] == "pass"
         assert {g["id"] for g in document["goals"]} >= {"planner_p95_reduction", "flags_enabled"}
@@ -64,16 +66,19 @@ class TestDemoOutcomes:
         """INCONCLUSIVE is its own outcome in the progress and summary lines, with its reason."""
         result = suite.runpytest_subprocess("goals", *SCALE, "--scenario", "telemetry_missing", "-v")
         assert result.ret == 1  # the telemetry_present precondition fails
-        result.stdout.fnmatch_lines([
-            "*test_planner_p95_reduction INCONCLUSIVE*",
-            "*planner_p95_reduction: INCONCLUSIVE (instrumentation_missing): Instrumentation missing: no auto_assign.quote events in the BASELINE and POST windows*",
-            "*1 failed, 7 passed, 3 inconclusive*",
-        ])
+        result.stdout.fnmatch_lines(
+            [
+                "*test_planner_p95_reduction INCONCLUSIVE*",
+                "*planner_p95_reduction: INCONCLUSIVE (instrumentation_missing): Instrumentation missing: no auto_assign.quote events in the BASELINE and POST windows*",
+                "*1 failed, 7 passed, 3 inconclusive*",
+            ]
+        )
 
     def test_only_inconclusive_exits_with_the_wait_code(self, suite: pytest.Pytester) -> None:
         """Too-short windows with nothing failed exit with the documented 'wait for more data' code."""
-        result = suite.runpytest_subprocess("goals", *SCALE, "--baseline", "2026-10-07/2026-10-08",
-                                            "--post", "2026-10-09/2026-10-10")
+        result = suite.runpytest_subprocess(
+            "goals", *SCALE, "--baseline", "2026-10-07/2026-10-08", "--post", "2026-10-09/2026-10-10"
+        )
         assert result.ret == EXIT_INCONCLUSIVE
         result.stdout.fnmatch_lines(["*2 passed, 9 inconclusive*"])
         assert json.loads((suite.path / "reports" / "demo" / "results.json").read_text())["verdict"] == "inconclusive"
@@ -81,7 +86,11 @@ class TestDemoOutcomes:
     def test_a_skipped_goal_is_not_a_pass(self, suite: pytest.Pytester) -> None:
         """A goal test skipped by a marker leaves the run non-zero: what was not judged did not pass."""
         path = suite.path / "goals" / "test_cache_hit_ceiling.py"
-        path.write_text(path.read_text().replace("def test_cache_hit_ceiling", "import pytest\n\n@pytest.mark.skip\ndef test_cache_hit_ceiling"))
+        path.write_text(
+            path.read_text().replace(
+                "def test_cache_hit_ceiling", "import pytest\n\n@pytest.mark.skip\ndef test_cache_hit_ceiling"
+            )
+        )
         result = suite.runpytest_subprocess("goals", *SCALE)
         result.assert_outcomes(passed=10, skipped=1)
         assert result.ret == 1
@@ -100,14 +109,31 @@ class TestUsageErrors:
     @pytest.mark.parametrize(
         ("args", "message"),
         [
-            (["--env", "stagin"], "ERROR: sprintgate: --env 'stagin' is not a known environment (from the command line); known: demo, staging, production."),
-            (["--env", "staging"], "ERROR: sprintgate: STAGING_DATABASE_URL is not set; export it or set dsn_env for [[]tool.sprintgate.environments.staging[]] in pyproject.toml."),
-            (["--baseline", "2026-13-01/2026-13-08"], "ERROR: sprintgate: --baseline: '2026-13-01/2026-13-08' is not START/END in ISO 8601*(from the command line)."),
-            (["--confidence", "1.5"], "ERROR: sprintgate: confidence = 1.5 is outside (0.5, 1) (from the command line)."),
-            (["--scenario", "nope"], "ERROR: sprintgate: scenario 'nope' is not defined in fixtures/scenarios.toml; known: *"),
+            (
+                ["--env", "stagin"],
+                "ERROR: sprintgate: --env 'stagin' is not a known environment (from the command line); known: demo, staging, production.",
+            ),
+            (
+                ["--env", "staging"],
+                "ERROR: sprintgate: STAGING_DATABASE_URL is not set; export it or set dsn_env for [[]tool.sprintgate.environments.staging[]] in pyproject.toml.",
+            ),
+            (
+                ["--baseline", "2026-13-01/2026-13-08"],
+                "ERROR: sprintgate: --baseline: '2026-13-01/2026-13-08' is not START/END in ISO 8601*(from the command line).",
+            ),
+            (
+                ["--confidence", "1.5"],
+                "ERROR: sprintgate: confidence = 1.5 is outside (0.5, 1) (from the command line).",
+            ),
+            (
+                ["--scenario", "nope"],
+                "ERROR: sprintgate: scenario 'nope' is not defined in fixtures/scenarios.toml; known: *",
+            ),
         ],
     )
-    def test_is_one_line_naming_the_source(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+    def test_is_one_line_naming_the_source(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+    ) -> None:
         """A configuration mistake is exit 4 with one line that names the value and where it came from."""
         monkeypatch.delenv("STAGING_DATABASE_URL", raising=False)
         result = suite.runpytest_subprocess("goals", *args)
@@ -128,11 +154,23 @@ def _everything_written(root: Path) -> str:
 
 
 class TestStagingSecrets:
-    def test_unreachable_server_fails_closed_without_the_password(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_unreachable_server_fails_closed_without_the_password(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """A connection failure errors every goal (exit 1) and the password shows up nowhere."""
-        monkeypatch.setenv("STAGING_DATABASE_URL", f"postgresql://gate:{PASSWORD}@127.0.0.1:1/telemetry?connect_timeout=2")
-        result = suite.runpytest_subprocess("goals", "--env", "staging", *_windows(), "--showlocals", "--tb=long",
-                                            "--junitxml=junit.xml", f"--alluredir={suite.path / 'allure'}")
+        monkeypatch.setenv(
+            "STAGING_DATABASE_URL", f"postgresql://gate:{PASSWORD}@127.0.0.1:1/telemetry?connect_timeout=2"
+        )
+        result = suite.runpytest_subprocess(
+            "goals",
+            "--env",
+            "staging",
+            *_windows(),
+            "--showlocals",
+            "--tb=long",
+            "--junitxml=junit.xml",
+            f"--alluredir={suite.path / 'allure'}",
+        )
         assert result.ret == 1
         result.assert_outcomes(errors=11)
         result.stdout.fnmatch_lines(["*sprintgate: could not connect to postgresql://gate:***@127.0.0.1:1/telemetry*"])
@@ -140,16 +178,28 @@ class TestStagingSecrets:
         assert PASSWORD not in _everything_written(suite.path)
         assert json.loads((suite.path / "reports" / "staging" / "results.json").read_text())["verdict"] == "error"
 
-    def test_staging_run_reads_a_real_database(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                               pg_server: ThrowawayServer, database: Database) -> None:
+    def test_staging_run_reads_a_real_database(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_server: ThrowawayServer, database: Database
+    ) -> None:
         """--env staging judges the database in STAGING_DATABASE_URL; its password is in no output or file."""
         dbname = database("rollout_regressed").info.dbname
-        monkeypatch.setenv("STAGING_DATABASE_URL", f"postgresql://postgres:{PASSWORD}@{pg_server.host}:{pg_server.port}/{dbname}")
-        result = suite.runpytest_subprocess("goals", "--env", "staging", *_windows("rollout_regressed"), "--showlocals",
-                                            "--junitxml=junit.xml", f"--alluredir={suite.path / 'allure'}")
+        monkeypatch.setenv(
+            "STAGING_DATABASE_URL", f"postgresql://postgres:{PASSWORD}@{pg_server.host}:{pg_server.port}/{dbname}"
+        )
+        result = suite.runpytest_subprocess(
+            "goals",
+            "--env",
+            "staging",
+            *_windows("rollout_regressed"),
+            "--showlocals",
+            "--junitxml=junit.xml",
+            f"--alluredir={suite.path / 'allure'}",
+        )
         assert result.ret == 1
         result.assert_outcomes(passed=3, failed=8)
-        result.stdout.fnmatch_lines([f"sprintgate: env=staging source=postgresql://postgres:***@127.0.0.1:{pg_server.port}/{dbname}"])
+        result.stdout.fnmatch_lines(
+            [f"sprintgate: env=staging source=postgresql://postgres:***@127.0.0.1:{pg_server.port}/{dbname}"]
+        )
         assert PASSWORD not in result.stdout.str() + result.stderr.str()
         assert PASSWORD not in _everything_written(suite.path)
         assert list((suite.path / "allure").glob("*-result.json"))

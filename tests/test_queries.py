@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,12 +53,15 @@ class TestQueryFiles:
 
     def test_casts_are_not_parameters(self) -> None:
         """``::float8`` casts are left alone by the parameter parser."""
-        text, _ = load_query("window_evidence").bind(
-            {"start": 0, "end": 0, "event_types": [], "max_duration_ms": 1.0})
-        assert "::float8" in text and "%(start)s" in text and ":start" not in text
+        text, _ = load_query("window_evidence").bind({"start": 0, "end": 0, "event_types": [], "max_duration_ms": 1.0})
+        assert "::float8" in text
+        assert "%(start)s" in text
+        assert ":start" not in text
 
 
-def _insert(connection: psycopg.Connection[Any], rows: list[tuple[str, datetime, dict[str, Any], str | None]]) -> None:
+def _insert(
+    connection: psycopg.Connection[Any], rows: Sequence[tuple[str, datetime, dict[str, Any], str | None]]
+) -> None:
     with connection.cursor() as cursor:
         for i, (event_type, at, context, booking) in enumerate(rows):
             cursor.execute(
@@ -81,7 +84,8 @@ class TestWindowEvidence:
             exact = connection.execute(
                 "select percentile_disc(%s) within group (order by (context->>'planner_duration_ms')::float8) "
                 "from observability_events where event_type = 'auto_assign.quote' and created_at >= %s and created_at < %s",
-                (q, window.start, window.end)).fetchone()
+                (q, window.start, window.end),
+            ).fetchone()
             assert exact is not None
             assert evidence.durations["planner_duration"].quantile(q) == pytest.approx(exact[0], rel=1e-3)
 
@@ -89,17 +93,25 @@ class TestWindowEvidence:
         """Each kind of malformed value is counted under its reason and left out of the histogram."""
         connection = database("empty")
         at = START + timedelta(hours=1)
-        _insert(connection, [
-            ("auto_assign.quote", at, {"planner_duration_ms": 100, "cache_hit": False}, None),
-            ("auto_assign.quote", at, {"planner_duration_ms": "100", "cache_hit": "yes"}, None),
-            ("auto_assign.quote", at, {"cache_hit": True, "error": 500}, None),
-            ("auto_assign.quote", at, {"planner_duration_ms": -5, "cache_hit": False, "error": "boom"}, None),
-            ("auto_assign.quote", at, {"planner_duration_ms": 1e12, "cache_hit": False, "flags": "on"}, None),
-            ("auto_assign.attempt", at, {"attempt": 1}, None),
-            ("inline_auto_assign.timeout", at, {"duration_ms": None}, None),
-            ("inline_auto_assign.succeeded", START - timedelta(seconds=1), {"duration_ms": 5}, None),  # before the window
-            ("inline_auto_assign.succeeded", WINDOW.end, {"duration_ms": 5}, None),  # end is exclusive
-        ])
+        _insert(
+            connection,
+            [
+                ("auto_assign.quote", at, {"planner_duration_ms": 100, "cache_hit": False}, None),
+                ("auto_assign.quote", at, {"planner_duration_ms": "100", "cache_hit": "yes"}, None),
+                ("auto_assign.quote", at, {"cache_hit": True, "error": 500}, None),
+                ("auto_assign.quote", at, {"planner_duration_ms": -5, "cache_hit": False, "error": "boom"}, None),
+                ("auto_assign.quote", at, {"planner_duration_ms": 1e12, "cache_hit": False, "flags": "on"}, None),
+                ("auto_assign.attempt", at, {"attempt": 1}, None),
+                ("inline_auto_assign.timeout", at, {"duration_ms": None}, None),
+                (
+                    "inline_auto_assign.succeeded",
+                    START - timedelta(seconds=1),
+                    {"duration_ms": 5},
+                    None,
+                ),  # before the window
+                ("inline_auto_assign.succeeded", WINDOW.end, {"duration_ms": 5}, None),  # end is exclusive
+            ],
+        )
         evidence = fetch_evidence(connection, WINDOW)
         assert evidence.durations["planner_duration"].n == 1
         assert evidence.excluded["planner_duration"] == {"not_a_number": 1, "missing": 1, "negative": 1, "absurd": 1}
@@ -108,9 +120,12 @@ class TestWindowEvidence:
         assert evidence.excluded["flags"] == {"flags_malformed": 1}
         assert evidence.excluded["attempts_per_booking"] == {"no_booking": 1}
         assert evidence.excluded["inline_duration"] == {"not_a_number": 1}
-        assert evidence.quote_error.hits == 1 and evidence.quote_error.n == 4
-        assert evidence.cache_hit.hits == 1 and evidence.cache_hit.n == 4
-        assert evidence.inline_timeout.hits == 1 and evidence.inline_timeout.n == 1
+        assert evidence.quote_error.hits == 1
+        assert evidence.quote_error.n == 4
+        assert evidence.cache_hit.hits == 1
+        assert evidence.cache_hit.n == 4
+        assert evidence.inline_timeout.hits == 1
+        assert evidence.inline_timeout.n == 1
         assert evidence.attempts_per_booking.n == 0
 
     def test_attempts_are_counted_per_booking(self, database: Database) -> None:
@@ -119,15 +134,24 @@ class TestWindowEvidence:
         counts = [1, 1, 2, 3, 5, 8]
         rows = []
         for booking, count in enumerate(counts):
-            rows += [("auto_assign.attempt", START + timedelta(minutes=booking), {"attempt": k + 1},
-                      f"10000000-0000-4000-8000-{booking:012x}") for k in range(count)]
+            rows += [
+                (
+                    "auto_assign.attempt",
+                    START + timedelta(minutes=booking),
+                    {"attempt": k + 1},
+                    f"10000000-0000-4000-8000-{booking:012x}",
+                )
+                for k in range(count)
+            ]
         _insert(connection, rows)
         moments = fetch_evidence(connection, WINDOW).attempts_per_booking.moments()
-        assert (moments.n, moments.mean) == (len(counts), np.mean(counts))
+        assert moments.n == len(counts)
+        assert moments.mean == pytest.approx(float(np.mean(counts)))
         assert math.isclose(moments.variance, float(np.var(counts, ddof=1)))
 
     def test_an_empty_window_is_evidence_of_nothing(self, database: Database) -> None:
         """A window without events gives zero counts and no timestamps, not an error."""
         evidence = fetch_evidence(database("empty"), WINDOW)
         assert evidence.count(*contract.EVENT_TYPES) == 0
-        assert evidence.first_at is None and evidence.durations["planner_duration"].n == 0
+        assert evidence.first_at is None
+        assert evidence.durations["planner_duration"].n == 0

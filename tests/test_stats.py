@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -86,7 +87,9 @@ class TestProportions:
             (10, 10, 0, 10, 0.6075, 1.0000),
         ],
     )
-    def test_newcombe_matches_published_table(self, k1: int, n1: int, k2: int, n2: int, low: float, high: float) -> None:
+    def test_newcombe_matches_published_table(
+        self, k1: int, n1: int, k2: int, n2: int, low: float, high: float
+    ) -> None:
         """The hybrid score interval reproduces Newcombe's Table II to four decimals."""
         interval = stats.proportion_difference_interval(k1, n1, k2, n2, 0.95).interval
         assert interval is not None
@@ -104,10 +107,17 @@ class TestMeanRatio:
         rng = np.random.default_rng(7)
         post = 1 + rng.negative_binomial(2, 2 / 2.5, 3000)
         base = 1 + rng.negative_binomial(2, 2 / 4.0, 3000)
-        reference = sps.bootstrap((post, base), lambda a, b, axis=-1: a.mean(axis=axis) / b.mean(axis=axis),
-                                  confidence_level=0.90, n_resamples=2000, random_state=np.random.default_rng(8),
-                                  vectorized=True).confidence_interval
-        interval = stats.mean_ratio_interval(Histogram.of_values(post).moments(), Histogram.of_values(base).moments(), 0.90).interval
+        reference = sps.bootstrap(
+            (post, base),
+            lambda a, b, axis=-1: a.mean(axis=axis) / b.mean(axis=axis),
+            confidence_level=0.90,
+            n_resamples=2000,
+            random_state=np.random.default_rng(8),
+            vectorized=True,
+        ).confidence_interval
+        interval = stats.mean_ratio_interval(
+            Histogram.of_values(post).moments(), Histogram.of_values(base).moments(), 0.90
+        ).interval
         assert interval is not None
         assert interval.low == pytest.approx(reference.low, rel=0.01)
         assert interval.high == pytest.approx(reference.high, rel=0.01)
@@ -133,10 +143,19 @@ class TestQuantileRatio:
         post, base = rng.lognormal(5, 0.8, 2000), rng.lognormal(5.5, 0.8, 2000)
         reference = sps.bootstrap(
             (post, base),
-            lambda a, b, axis=-1: np.quantile(a, 0.95, axis=axis, method="inverted_cdf") / np.quantile(b, 0.95, axis=axis, method="inverted_cdf"),
-            confidence_level=0.90, n_resamples=4000, method="percentile", random_state=np.random.default_rng(11), vectorized=True,
+            lambda a, b, axis=-1: (
+                np.quantile(a, 0.95, axis=axis, method="inverted_cdf")
+                / np.quantile(b, 0.95, axis=axis, method="inverted_cdf")
+            ),
+            confidence_level=0.90,
+            n_resamples=4000,
+            method="percentile",
+            random_state=np.random.default_rng(11),
+            vectorized=True,
         ).confidence_interval
-        interval = stats.quantile_ratio_interval(Histogram.of_durations(post), Histogram.of_durations(base), 0.95, 0.90).interval
+        interval = stats.quantile_ratio_interval(
+            Histogram.of_durations(post), Histogram.of_durations(base), 0.95, 0.90
+        ).interval
         assert interval is not None
         assert interval.low == pytest.approx(reference.low, rel=0.015)
         assert interval.high == pytest.approx(reference.high, rel=0.015)
@@ -152,7 +171,10 @@ class TestInvariants:
     def test_interval_contains_the_estimate(self, post: list[float], base: list[float], level: float) -> None:
         """Every interval contains its own point estimate."""
         hp, hb = Histogram.of_durations(post), Histogram.of_durations(base)
-        for estimate in (stats.quantile_ratio_interval(hp, hb, 0.95, level, draws=500), stats.quantile_interval(hp, 0.95, level)):
+        for estimate in (
+            stats.quantile_ratio_interval(hp, hb, 0.95, level, draws=500),
+            stats.quantile_interval(hp, 0.95, level),
+        ):
             if estimate.interval is not None and estimate.statistic is not None:
                 assert estimate.interval.low <= estimate.statistic * (1 + 1e-12)
                 assert estimate.statistic <= estimate.interval.high * (1 + 1e-12)
@@ -162,10 +184,16 @@ class TestInvariants:
         """Raising the confidence level never shrinks a proportion or difference interval."""
         k1, k2 = min(k1, n1), min(k2, n2)
         low, high = sorted((a, b))
-        for method in (lambda lv: stats.wilson_interval(k1, n1, lv), lambda lv: stats.proportion_difference_interval(k1, n1, k2, n2, lv)):
+        methods: list[Callable[[float], stats.Estimate]] = [
+            lambda lv: stats.wilson_interval(k1, n1, lv),
+            lambda lv: stats.proportion_difference_interval(k1, n1, k2, n2, lv),
+        ]
+        for method in methods:
             narrow, wide = method(low).interval, method(high).interval
-            assert narrow is not None and wide is not None
-            assert wide.low <= narrow.low + 1e-12 and narrow.high <= wide.high + 1e-12
+            assert narrow is not None
+            assert wide is not None
+            assert wide.low <= narrow.low + 1e-12
+            assert narrow.high <= wide.high + 1e-12
 
     @given(durations, st.randoms(use_true_random=False))
     def test_event_order_changes_nothing(self, values: list[float], random: object) -> None:
@@ -173,9 +201,13 @@ class TestInvariants:
         shuffled = list(values)
         random.shuffle(shuffled)  # type: ignore[attr-defined]
         a, b = Histogram.of_durations(values), Histogram.of_durations(shuffled)
-        assert np.array_equal(a.values, b.values) and np.array_equal(a.counts, b.counts)
+        assert np.array_equal(a.values, b.values)
+        assert np.array_equal(a.counts, b.counts)
 
-    @given(st.lists(st.floats(min_value=0.01, max_value=1e7, allow_nan=False), min_size=1, max_size=400), st.floats(0.01, 0.99))
+    @given(
+        st.lists(st.floats(min_value=0.01, max_value=1e7, allow_nan=False), min_size=1, max_size=400),
+        st.floats(0.01, 0.99),
+    )
     def test_histogram_quantile_within_bucket_width(self, values: list[float], q: float) -> None:
         """A histogram quantile is within the 0.1 % bucket width of the exact one."""
         exact = np.sort(values)[max(1, math.ceil(q * len(values))) - 1]

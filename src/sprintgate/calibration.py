@@ -31,8 +31,9 @@ def _attempts(rng: np.random.Generator, n: int, mean: float) -> np.ndarray:
 
 def quantile_ratio_trial(rng: np.random.Generator, n: int, true_ratio: float) -> stats.Estimate:
     base, post = _latencies(rng, n, 1.0), _latencies(rng, n, true_ratio)
-    return stats.quantile_ratio_interval(Histogram.of_durations(post), Histogram.of_durations(base), 0.95, 0.90,
-                                         seed=int(rng.integers(2**31)))
+    return stats.quantile_ratio_interval(
+        Histogram.of_durations(post), Histogram.of_durations(base), 0.95, 0.90, seed=int(rng.integers(2**31))
+    )
 
 
 def quantile_budget_trial(rng: np.random.Generator, n: int, true_p95: float) -> stats.Estimate:
@@ -54,8 +55,9 @@ def proportion_trial(rng: np.random.Generator, n: int, true_rate: float) -> stat
 
 def difference_trial(rng: np.random.Generator, n: int, true_difference: float) -> stats.Estimate:
     base = 0.80
-    return stats.proportion_difference_interval(int(rng.binomial(n, base + true_difference)), n,
-                                                int(rng.binomial(n, base)), n, 0.90)
+    return stats.proportion_difference_interval(
+        int(rng.binomial(n, base + true_difference)), n, int(rng.binomial(n, base)), n, 0.90
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,8 +52,21 @@ class Settings:
     connect_timeout_s: float = 10.0
 
 
-_TOP_KEYS = {"env", "confidence", "seed", "min_window_days", "min_coverage", "flag_share", "targets", "scenario",
-             "demo_scale", "reports_dir", "statement_timeout_s", "connect_timeout_s", "environments"}
+_TOP_KEYS = {
+    "env",
+    "confidence",
+    "seed",
+    "min_window_days",
+    "min_coverage",
+    "flag_share",
+    "targets",
+    "scenario",
+    "demo_scale",
+    "reports_dir",
+    "statement_timeout_s",
+    "connect_timeout_s",
+    "environments",
+}
 _ENV_KEYS = {"dsn_env", "baseline", "post"}
 
 
@@ -100,7 +113,9 @@ def _environments(table: Any, source: str) -> dict[str, Environment]:
             raise ConfigError(f"sprintgate: {where} must be a table.")
         unknown = set(entry) - _ENV_KEYS
         if unknown:
-            raise ConfigError(f"sprintgate: unknown key {sorted(unknown)[0]!r} in {where}; known: {', '.join(sorted(_ENV_KEYS))}.")
+            raise ConfigError(
+                f"sprintgate: unknown key {sorted(unknown)[0]!r} in {where}; known: {', '.join(sorted(_ENV_KEYS))}."
+            )
         base = environments.get(name, Environment(name=name, dsn_env=None))
         dsn_env = entry.get("dsn_env", base.dsn_env)
         if name != DEMO and not (isinstance(dsn_env, str) and dsn_env):
@@ -118,7 +133,9 @@ def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str
     """Settings from the ``[tool.sprintgate]`` table and command-line values (``None`` = not given)."""
     unknown = set(pyproject) - _TOP_KEYS
     if unknown:
-        raise ConfigError(f"sprintgate: unknown key {sorted(unknown)[0]!r} in [tool.sprintgate] of {source}; known: {', '.join(sorted(_TOP_KEYS))}.")
+        raise ConfigError(
+            f"sprintgate: unknown key {sorted(unknown)[0]!r} in [tool.sprintgate] of {source}; known: {', '.join(sorted(_TOP_KEYS))}."
+        )
     where = f"[tool.sprintgate] in {source}"
 
     def pick(key: str, default: Any) -> tuple[Any, str]:
@@ -131,12 +148,18 @@ def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str
     environments = _environments(pyproject.get("environments", {}), source)
     env_name, env_source = pick("env", DEMO)
     if env_name not in environments:
-        raise ConfigError(f"sprintgate: --env {env_name!r} is not a known environment ({env_source}); known: {', '.join(environments)}.")
+        raise ConfigError(
+            f"sprintgate: --env {env_name!r} is not a known environment ({env_source}); known: {', '.join(environments)}."
+        )
     env = environments[env_name]
     for key in ("baseline", "post"):
         if cli.get(key) is not None:
-            env = Environment(**{**{f: getattr(env, f) for f in ("name", "dsn_env", "baseline", "post")},
-                                 key: _window(cli[key], f"--{key}", "from the command line")})
+            env = Environment(
+                **{
+                    **{f: getattr(env, f) for f in ("name", "dsn_env", "baseline", "post")},
+                    key: _window(cli[key], f"--{key}", "from the command line"),
+                }
+            )
 
     judging = Judging(
         confidence=_number(*pick("confidence", 0.90), low=0.5, high=1.0, key="confidence"),

@@ -66,11 +66,13 @@ class WindowEvidence:
         return sum(self.events.get(t, 0) for t in event_types)
 
 
-def _run(connection: psycopg.Connection[Any], name: str, params: Mapping[str, Any]) -> tuple[list[tuple[Any, ...]], QueryRun]:
+def _run(
+    connection: psycopg.Connection[Any], name: str, params: Mapping[str, Any]
+) -> tuple[list[tuple[Any, ...]], QueryRun]:
     text, bound = load_query(name).bind(params)
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute(text, bound)  # type: ignore[call-overload]  # text comes from a file, not a literal
+        cursor.execute(text, bound)
         rows = cursor.fetchall()
     shown = {k: (str(v) if not isinstance(v, list | tuple) else ",".join(map(str, v))) for k, v in params.items()}
     return rows, QueryRun(name, shown, time.perf_counter() - started, len(rows))
@@ -105,8 +107,8 @@ def assemble(
     firsts, lasts = [], []
     measure_of = {t: m for m, types in contract.DURATION_SOURCES.items() for t in types}
     measure_of[contract.ATTEMPT] = "attempts_per_booking"
-    for section, event_type, label, detail, bucket, n, first_at, last_at in rows:
-        n = int(n)
+    for section, event_type, label, detail, bucket, count, first_at, last_at in rows:
+        n = int(count)
         if section == "flags":
             events[event_type] += n
             flags[label] += n
@@ -143,8 +145,12 @@ def assemble(
         cache_hit=Proportion(hits=sum(p.hits for p in by_reason.values()), n=sum(p.n for p in by_reason.values())),
         cache_hit_by_reason=by_reason,
         quote_error=Proportion(hits=errors.get("error", 0), n=errors.get("error", 0) + errors.get("ok", 0)),
-        job_success=Proportion(hits=events.get(contract.JOB_SUCCEEDED, 0), n=sum(events.get(t, 0) for t in contract.JOB_OUTCOMES)),
-        inline_timeout=Proportion(hits=events.get(contract.INLINE_TIMEOUT, 0), n=sum(events.get(t, 0) for t in contract.INLINE_OUTCOMES)),
+        job_success=Proportion(
+            hits=events.get(contract.JOB_SUCCEEDED, 0), n=sum(events.get(t, 0) for t in contract.JOB_OUTCOMES)
+        ),
+        inline_timeout=Proportion(
+            hits=events.get(contract.INLINE_TIMEOUT, 0), n=sum(events.get(t, 0) for t in contract.INLINE_OUTCOMES)
+        ),
         attempts_per_booking=Histogram.from_pairs((float(a), int(b)) for a, b in attempt_rows),
         first_at=min(firsts) if firsts else None,
         last_at=max(lasts) if lasts else None,

@@ -14,14 +14,16 @@ _BATCH = 20_000
 
 def create_schema(connection: psycopg.Connection[Any]) -> None:
     """Create ``observability_events`` and its index as ``fixtures/schema.sql`` defines them."""
-    connection.execute((resource_dir("fixtures") / "schema.sql").read_text(encoding="utf-8"))  # type: ignore[arg-type]
+    connection.execute((resource_dir("fixtures") / "schema.sql").read_text(encoding="utf-8"))
 
 
-def load_events(connection: psycopg.Connection[Any], scenario: str, *, scale: float = 1.0, seed: int = DEFAULT_SEED) -> int:
+def load_events(
+    connection: psycopg.Connection[Any], scenario: str, *, scale: float = 1.0, seed: int = DEFAULT_SEED
+) -> int:
     """COPY the events of ``scenario`` into ``observability_events``; returns how many."""
     count = 0
     batch: list[str] = []
-    with connection.cursor() as cursor, cursor.copy(f"copy observability_events ({COPY_COLUMNS}) from stdin") as copy:  # type: ignore[arg-type]
+    with connection.cursor() as cursor, cursor.copy(f"copy observability_events ({COPY_COLUMNS}) from stdin") as copy:
         for line in generate(load_scenario(scenario), scale=scale, seed=seed):
             batch.append(line)
             if len(batch) == _BATCH:

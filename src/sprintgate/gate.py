@@ -18,8 +18,11 @@ from sprintgate import contract
 from sprintgate.config import DEMO, ConfigError, Settings
 from sprintgate.database import DatabaseError, Dsn, connect
 from sprintgate.evidence import fetch_evidence
+from sprintgate.fixturedb import create_schema, load_events
 from sprintgate.goals import PRECONDITIONS, Evidence, Goal, PreconditionCheck, check_preconditions, judge
 from sprintgate.results import GoalResult
+from sprintgate.server import ThrowawayServer
+from sprintgate.synthetic import load_scenario
 from sprintgate.verdict import Verdict
 from sprintgate.windows import Window
 
@@ -66,8 +69,20 @@ def versions(root: Path) -> dict[str, str]:
     """The package version and, in a git checkout, the commit (with ``+dirty`` for local changes)."""
     found = {"sprintgate": version("sprintgate")}
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
         found["git"] = head + ("+dirty" if dirty else "")
     return found
 
@@ -76,8 +91,10 @@ def describe_fault(error: psycopg.Error, dsn: Dsn) -> str:
     """One line for a fault during the evidence queries; missing tables and columns name the contract."""
     text = dsn.scrub(" ".join(str(error).split()))
     if isinstance(error, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
-        return (f"sprintgate: the telemetry table does not match the contract ({text}); "
-                f"{contract.TABLE} must have the columns in docs/telemetry.md.")
+        return (
+            f"sprintgate: the telemetry table does not match the contract ({text}); "
+            f"{contract.TABLE} must have the columns in docs/telemetry.md."
+        )
     if isinstance(error, psycopg.errors.InsufficientPrivilege):
         return f"sprintgate: permission denied ({text}); grant SELECT on {contract.TABLE} to the gate's role."
     if isinstance(error, psycopg.errors.QueryCanceled):
@@ -160,11 +177,10 @@ class Telemetry:
     def windows(self) -> tuple[Window, Window]:
         env = self.settings.env
         if env.name == DEMO and (env.baseline is None or env.post is None):
-            from sprintgate.synthetic import load_scenario
-
             scenario = load_scenario(self.settings.scenario)
             return env.baseline or scenario.baseline_window, env.post or scenario.post_window
-        assert env.baseline is not None and env.post is not None
+        assert env.baseline is not None
+        assert env.post is not None
         return env.baseline, env.post
 
     def source(self) -> str:
@@ -173,9 +189,6 @@ class Telemetry:
         return f"embedded PostgreSQL, scenario {self.settings.scenario} at scale {self.settings.demo_scale:g}"
 
     def _open_demo(self) -> Dsn:
-        from sprintgate.fixturedb import create_schema, load_events
-        from sprintgate.server import ThrowawayServer
-
         self._server = ThrowawayServer()
         self._server.start()
         with psycopg.connect(self._server.conninfo(), autocommit=True) as admin:
@@ -189,8 +202,11 @@ class Telemetry:
         """Both windows' evidence; every database fault becomes one :class:`DatabaseError` line."""
         dsn = self.dsn or self._open_demo()
         baseline, post = self.windows()
-        connection = connect(dsn, statement_timeout_s=self.settings.statement_timeout_s,
-                             connect_timeout_s=self.settings.connect_timeout_s)
+        connection = connect(
+            dsn,
+            statement_timeout_s=self.settings.statement_timeout_s,
+            connect_timeout_s=self.settings.connect_timeout_s,
+        )
         message = None
         try:
             with connection:

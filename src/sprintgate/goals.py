@@ -53,8 +53,11 @@ class Measurement:
 class Metric(Protocol):
     """A statistic of the evidence, with the direction that is good and what it needs."""
 
-    better: Better
-    statistic: str
+    @property
+    def better(self) -> Better: ...
+
+    @property
+    def statistic(self) -> str: ...
 
     def needs(self) -> Mapping[str, tuple[str, ...]]:
         """Per window (``BASELINE``, ``POST``) the event types without which it cannot be measured."""
@@ -113,8 +116,12 @@ class QuantileRatio:
     def evaluate(self, evidence: Evidence, judging: Judging) -> Measurement:
         post, base = evidence.post.durations[self.measure], evidence.baseline.durations[self.measure]
         estimate = stats.quantile_ratio_interval(post, base, self.q, judging.confidence, seed=judging.seed)
-        return Measurement(estimate, self.measure_in(evidence.baseline), self.measure_in(evidence.post),
-                           _excluded(evidence, self.measure))
+        return Measurement(
+            estimate,
+            self.measure_in(evidence.baseline),
+            self.measure_in(evidence.post),
+            _excluded(evidence, self.measure),
+        )
 
     def threshold(self, target: float) -> float:
         return target
@@ -144,8 +151,12 @@ class QuantileBudget:
     def evaluate(self, evidence: Evidence, judging: Judging) -> Measurement:
         ratio = QuantileRatio(self.measure, self.q)
         estimate = stats.quantile_interval(evidence.post.durations[self.measure], self.q, judging.confidence)
-        return Measurement(estimate, ratio.measure_in(evidence.baseline), ratio.measure_in(evidence.post),
-                           _excluded(evidence, self.measure))
+        return Measurement(
+            estimate,
+            ratio.measure_in(evidence.baseline),
+            ratio.measure_in(evidence.post),
+            _excluded(evidence, self.measure),
+        )
 
     def threshold(self, target: float) -> float:
         return target
@@ -191,18 +202,19 @@ class MeanRatio:
         return 2
 
 
-_PROPORTIONS = {
-    "cache_hit": (lambda w: w.cache_hit, (contract.QUOTE,)),
-    "quote_error": (lambda w: w.quote_error, (contract.QUOTE,)),
-    "job_success": (lambda w: w.job_success, contract.JOB_OUTCOMES),
-    "inline_timeout": (lambda w: w.inline_timeout, contract.INLINE_OUTCOMES),
+#: Per rate: the evidence field that holds it and the event types it is counted over.
+_PROPORTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cache_hit": ("cache_hit", (contract.QUOTE,)),
+    "quote_error": ("quote_error", (contract.QUOTE,)),
+    "job_success": ("job_success", contract.JOB_OUTCOMES),
+    "inline_timeout": ("inline_timeout", contract.INLINE_OUTCOMES),
 }
 
 
 def _proportion(window: WindowEvidence, measure: str) -> Proportion:
-    pick, _ = _PROPORTIONS[measure]
-    result: Proportion = pick(window)
-    return result
+    value = getattr(window, _PROPORTIONS[measure][0])
+    assert isinstance(value, Proportion)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +319,10 @@ def _more_events(measurement: Measurement, threshold: float, better: Better, n: 
     interval, point = measurement.estimate.interval, measurement.estimate.statistic
     if interval is None or point is None or n == 0:
         return None
-    transform = (lambda v: math.log(max(v, 1e-12))) if log_scale else (lambda v: v)
+
+    def transform(value: float) -> float:
+        return math.log(max(value, 1e-12)) if log_scale else value
+
     distance = abs(transform(point) - transform(threshold))
     side = interval.high if (point <= threshold) == (better is Better.LOWER) else interval.low
     half_width = abs(transform(side) - transform(point))
@@ -323,37 +338,41 @@ def judge_statistics(goal: Goal, evidence: Evidence, judging: Judging) -> GoalRe
     threshold = metric.threshold(goal.target)
     estimate = measurement.estimate
     n = min(measurement.baseline.n, measurement.post.n) if "BASELINE" in metric.needs() else measurement.post.n
-    common = {
-        "goal": goal.id,
-        "kind": goal.kind,
-        "title": goal.title,
-        "statistic": metric.statistic,
-        "estimate": estimate.statistic,
-        "interval": estimate.interval,
-        "target": goal.target,
-        "baseline": measurement.baseline,
-        "post": measurement.post,
-        "excluded_rows": measurement.excluded,
-    }
+
+    def result(verdict: Verdict, reason_code: str | None, reason: str, more: int | None = None) -> GoalResult:
+        return GoalResult(
+            goal=goal.id,
+            kind=goal.kind,
+            title=goal.title,
+            statistic=metric.statistic,
+            verdict=verdict,
+            estimate=estimate.statistic,
+            interval=estimate.interval,
+            target=goal.target,
+            baseline=measurement.baseline,
+            post=measurement.post,
+            reason_code=reason_code,
+            reason=reason,
+            excluded_rows=measurement.excluded,
+            more_events_needed=more,
+        )
+
     if estimate.statistic is None:
         empty = [w for w in metric.needs() if (measurement.baseline if w == "BASELINE" else measurement.post).n == 0]
-        return GoalResult(
-            **common,  # type: ignore[arg-type]
-            verdict=Verdict.INCONCLUSIVE,
-            reason_code="no_data",
-            reason=f"No usable values for {metric.statistic} in the {' and '.join(empty)} window{'s' if len(empty) > 1 else ''}.",
+        plural = "s" if len(empty) > 1 else ""
+        return result(
+            Verdict.INCONCLUSIVE,
+            "no_data",
+            f"No usable values for {metric.statistic} in the {' and '.join(empty)} window{plural}.",
         )
     if estimate.interval is None:
         needed = metric.minimum_sample(judging)
-        return GoalResult(
-            **common,  # type: ignore[arg-type]
-            verdict=Verdict.INCONCLUSIVE,
-            reason_code="insufficient_sample",
-            reason=(
-                f"{metric.describe(estimate.statistic)} from too small a sample for a finite "
-                f"{judging.confidence:.0%} interval: n = {n}, at least {needed} per window needed."
-            ),
-            more_events_needed=max(0, needed - n),
+        return result(
+            Verdict.INCONCLUSIVE,
+            "insufficient_sample",
+            f"{metric.describe(estimate.statistic)} from too small a sample for a finite "
+            f"{judging.confidence:.0%} interval: n = {n}, at least {needed} per window needed.",
+            max(0, needed - n),
         )
     verdict = decide(estimate.interval, threshold, metric.better)
     interval = estimate.interval
@@ -363,15 +382,12 @@ def judge_statistics(goal: Goal, evidence: Evidence, judging: Judging) -> GoalRe
     )
     limit = metric.describe(threshold)
     if verdict is Verdict.PASS:
-        return GoalResult(**common, verdict=verdict, reason_code=None,  # type: ignore[arg-type]
-                          reason=f"{shown}: the whole interval is on the good side of {limit}.")
+        return result(verdict, None, f"{shown}: the whole interval is on the good side of {limit}.")
     if verdict is Verdict.FAIL:
-        return GoalResult(**common, verdict=verdict, reason_code="target_missed",  # type: ignore[arg-type]
-                          reason=f"{shown}: the whole interval is on the wrong side of {limit}.")
+        return result(verdict, "target_missed", f"{shown}: the whole interval is on the wrong side of {limit}.")
     more = _more_events(measurement, threshold, metric.better, n, isinstance(metric, QuantileRatio | MeanRatio))
     hint = f"; about {more:,} more events per window would likely decide it" if more else ""
-    return GoalResult(**common, verdict=verdict, reason_code="straddles_target",  # type: ignore[arg-type]
-                      reason=f"{shown} straddles {limit}{hint}.", more_events_needed=more)
+    return result(verdict, "straddles_target", f"{shown} straddles {limit}{hint}.", more)
 
 
 # -- preconditions ---------------------------------------------------------------------------------
@@ -381,6 +397,8 @@ TELEMETRY_PRESENT = "telemetry_present"
 WINDOW_SUFFICIENT = "window_sufficient"
 PRECONDITIONS = (FLAGS_ENABLED, TELEMETRY_PRESENT, WINDOW_SUFFICIENT)
 
+NOTHING_OBSERVED = Observation(None, 0)
+
 PRECONDITION_TITLES = {
     FLAGS_ENABLED: "Flags on in POST, off in BASELINE",
     TELEMETRY_PRESENT: "Telemetry present in both windows",
@@ -388,16 +406,38 @@ PRECONDITION_TITLES = {
 }
 
 
-def _precondition(name: str, verdict: Verdict, reason_code: str | None, reason: str, *, estimate: float | None = None,
-                  target: float | None = None, baseline: Observation = Observation(None, 0),
-                  post: Observation = Observation(None, 0), details: Mapping[str, object] | None = None) -> GoalResult:
-    return GoalResult(goal=name, kind=Kind.PRECONDITION, title=PRECONDITION_TITLES[name], statistic=name,
-                      verdict=verdict, estimate=estimate, interval=None, target=target, baseline=baseline,
-                      post=post, reason_code=reason_code, reason=reason, details=dict(details or {}))
+def _precondition(
+    name: str,
+    verdict: Verdict,
+    reason_code: str | None,
+    reason: str,
+    *,
+    estimate: float | None = None,
+    target: float | None = None,
+    baseline: Observation = NOTHING_OBSERVED,
+    post: Observation = NOTHING_OBSERVED,
+    details: Mapping[str, object] | None = None,
+) -> GoalResult:
+    return GoalResult(
+        goal=name,
+        kind=Kind.PRECONDITION,
+        title=PRECONDITION_TITLES[name],
+        statistic=name,
+        verdict=verdict,
+        estimate=estimate,
+        interval=None,
+        target=target,
+        baseline=baseline,
+        post=post,
+        reason_code=reason_code,
+        reason=reason,
+        details=dict(details or {}),
+    )
 
 
 def check_flags(evidence: Evidence, judging: Judging) -> PreconditionCheck:
     """POST events carry both flags on and BASELINE events carry them off (among events with flags)."""
+
     def share(window: WindowEvidence, state: str) -> tuple[float | None, int]:
         carrying = sum(window.flags.get(s, 0) for s in ("on", "off", "mixed"))
         return (window.flags.get(state, 0) / carrying if carrying else None), carrying
@@ -408,21 +448,53 @@ def check_flags(evidence: Evidence, judging: Judging) -> PreconditionCheck:
     observations = {"baseline": Observation(base_off, base_n), "post": Observation(post_on, post_n)}
     flags = " and ".join(contract.FLAG_NAMES)
     if post_on is None or post_on < judging.flag_share:
-        seen = "no POST event carries the flags" if post_on is None else f"only {post_on:.1%} of {post_n:,} POST events that carry flags have both on"
-        return PreconditionCheck(_precondition(
-            FLAGS_ENABLED, Verdict.FAIL, "flags_off",
-            f"Flag off vs flag still off: {seen} (need {judging.flag_share:.0%}); confirm the deployment enables {flags} before judging.",
-            estimate=post_on, target=judging.flag_share, details=details, **observations))
+        seen = (
+            "no POST event carries the flags"
+            if post_on is None
+            else f"only {post_on:.1%} of {post_n:,} POST events that carry flags have both on"
+        )
+        return PreconditionCheck(
+            _precondition(
+                FLAGS_ENABLED,
+                Verdict.FAIL,
+                "flags_off",
+                f"Flag off vs flag still off: {seen} (need {judging.flag_share:.0%}); confirm the deployment enables {flags} before judging.",
+                estimate=post_on,
+                target=judging.flag_share,
+                details=details,
+                **observations,
+            )
+        )
     if base_off is not None and base_off < judging.flag_share:
-        return PreconditionCheck(_precondition(
-            FLAGS_ENABLED, Verdict.FAIL, "flags_on_in_baseline",
-            f"BASELINE is not a flag-off window: only {base_off:.1%} of {base_n:,} BASELINE events that carry flags have both off; move the BASELINE window before the flip.",
-            estimate=post_on, target=judging.flag_share, details=details, **observations))
-    return PreconditionCheck(_precondition(
-        FLAGS_ENABLED, Verdict.PASS, None,
-        f"{post_on:.1%} of {post_n:,} POST events carry both flags on"
-        + (f"; {base_off:.1%} of {base_n:,} BASELINE events carry them off." if base_off is not None else "; BASELINE events predate the flags."),
-        estimate=post_on, target=judging.flag_share, details=details, **observations))
+        return PreconditionCheck(
+            _precondition(
+                FLAGS_ENABLED,
+                Verdict.FAIL,
+                "flags_on_in_baseline",
+                f"BASELINE is not a flag-off window: only {base_off:.1%} of {base_n:,} BASELINE events that carry flags have both off; move the BASELINE window before the flip.",
+                estimate=post_on,
+                target=judging.flag_share,
+                details=details,
+                **observations,
+            )
+        )
+    return PreconditionCheck(
+        _precondition(
+            FLAGS_ENABLED,
+            Verdict.PASS,
+            None,
+            f"{post_on:.1%} of {post_n:,} POST events carry both flags on"
+            + (
+                f"; {base_off:.1%} of {base_n:,} BASELINE events carry them off."
+                if base_off is not None
+                else "; BASELINE events predate the flags."
+            ),
+            estimate=post_on,
+            target=judging.flag_share,
+            details=details,
+            **observations,
+        )
+    )
 
 
 def _event_name(types: tuple[str, ...]) -> str:
@@ -445,18 +517,28 @@ def check_telemetry(evidence: Evidence, goals: Sequence[Goal]) -> PreconditionCh
         if empty:
             missing_for[goal.id] = "instrumentation missing: " + "; ".join(
                 f"no {name} events in the {' and '.join(windows)} window{'s' if len(windows) > 1 else ''}"
-                for name, windows in empty.items())
+                for name, windows in empty.items()
+            )
     if not gaps:
-        return PreconditionCheck(_precondition(TELEMETRY_PRESENT, Verdict.PASS, None,
-                                               "Every event type the goals need has events in both windows."))
+        return PreconditionCheck(
+            _precondition(
+                TELEMETRY_PRESENT, Verdict.PASS, None, "Every event type the goals need has events in both windows."
+            )
+        )
     listed = "; ".join(
         f"no {name} events in the {window} window (needed by {', '.join(ids)})"
-        for name, windows in gaps.items() for window, ids in windows.items())
+        for name, windows in gaps.items()
+        for window, ids in windows.items()
+    )
     return PreconditionCheck(
-        _precondition(TELEMETRY_PRESENT, Verdict.FAIL, "instrumentation_missing",
-                      f"Instrumentation missing: {listed}; fix the event writes, then rerun.",
-                      estimate=float(sum(len(w) for w in gaps.values())),
-                      details={"missing": [f"{name}@{window}" for name, windows in gaps.items() for window in windows]}),
+        _precondition(
+            TELEMETRY_PRESENT,
+            Verdict.FAIL,
+            "instrumentation_missing",
+            f"Instrumentation missing: {listed}; fix the event writes, then rerun.",
+            estimate=float(sum(len(w) for w in gaps.values())),
+            details={"missing": [f"{name}@{window}" for name, windows in gaps.items() for window in windows]},
+        ),
         missing_for,
     )
 
@@ -467,26 +549,52 @@ def check_windows(evidence: Evidence, judging: Judging) -> PreconditionCheck:
     problems = []
     for name, window in (("BASELINE", base), ("POST", post)):
         if window.days < judging.min_window_days:
-            problems.append(("window_too_short", f"the {name} window spans {window.days:.2f} days, "
-                             f"{judging.min_window_days - window.days:.2f} fewer than the {judging.min_window_days:g} required"))
+            problems.append(
+                (
+                    "window_too_short",
+                    f"the {name} window spans {window.days:.2f} days, "
+                    f"{judging.min_window_days - window.days:.2f} fewer than the {judging.min_window_days:g} required",
+                )
+            )
     if abs(base.days - post.days) > 1 / 24:
         problems.append(("windows_unequal", f"BASELINE spans {base.days:.2f} days but POST {post.days:.2f}"))
     for name, window_evidence in (("BASELINE", evidence.baseline), ("POST", evidence.post)):
         first, last = window_evidence.first_at, window_evidence.last_at
         covered = 0.0 if first is None or last is None else (last - first).total_seconds() / 86400
         if covered < judging.min_coverage * window_evidence.window.days:
-            problems.append(("window_not_covered", f"events in the {name} window cover only {covered:.2f} of its "
-                             f"{window_evidence.window.days:.2f} days"))
+            problems.append(
+                (
+                    "window_not_covered",
+                    f"events in the {name} window cover only {covered:.2f} of its "
+                    f"{window_evidence.window.days:.2f} days",
+                )
+            )
     details = {"baseline_days": base.days, "post_days": post.days}
     if problems:
-        return PreconditionCheck(_precondition(
-            WINDOW_SUFFICIENT, Verdict.INCONCLUSIVE, problems[0][0],
-            "Not enough time to judge: " + "; ".join(p for _, p in problems) + ". Wait for more data or widen the windows.",
-            estimate=min(base.days, post.days), target=judging.min_window_days, details=details))
-    return PreconditionCheck(_precondition(
-        WINDOW_SUFFICIENT, Verdict.PASS, None,
-        f"Both windows span {base.days:g} days (minimum {judging.min_window_days:g}) and their events cover them.",
-        estimate=min(base.days, post.days), target=judging.min_window_days, details=details))
+        return PreconditionCheck(
+            _precondition(
+                WINDOW_SUFFICIENT,
+                Verdict.INCONCLUSIVE,
+                problems[0][0],
+                "Not enough time to judge: "
+                + "; ".join(p for _, p in problems)
+                + ". Wait for more data or widen the windows.",
+                estimate=min(base.days, post.days),
+                target=judging.min_window_days,
+                details=details,
+            )
+        )
+    return PreconditionCheck(
+        _precondition(
+            WINDOW_SUFFICIENT,
+            Verdict.PASS,
+            None,
+            f"Both windows span {base.days:g} days (minimum {judging.min_window_days:g}) and their events cover them.",
+            estimate=min(base.days, post.days),
+            target=judging.min_window_days,
+            details=details,
+        )
+    )
 
 
 def check_preconditions(evidence: Evidence, goals: Sequence[Goal], judging: Judging) -> dict[str, PreconditionCheck]:
@@ -520,4 +628,3 @@ def apply_preconditions(result: GoalResult, checks: Mapping[str, PreconditionChe
 def judge(goal: Goal, evidence: Evidence, judging: Judging, checks: Mapping[str, PreconditionCheck]) -> GoalResult:
     """The final verdict on ``goal``."""
     return apply_preconditions(judge_statistics(goal, evidence, judging), checks)
-

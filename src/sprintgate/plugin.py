@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import allure
 import pytest
@@ -51,7 +50,8 @@ class _State:
             return self.gate
         if self.fault is not None:
             raise DatabaseError(self.fault)
-        assert self.telemetry is not None and self.info is not None
+        assert self.telemetry is not None
+        assert self.info is not None
         try:
             evidence = self.telemetry.fetch()
         except _FAULTS as error:
@@ -78,42 +78,87 @@ class _PytestGate(Gate):
 
 
 def _to_allure(gate: Gate, title: str, text: str, result: GoalResult) -> None:
-    allure.dynamic.title(title)
-    allure.dynamic.description(text)
-    allure.dynamic.feature(result.kind.value)
-    allure.dynamic.severity(allure.severity_level.CRITICAL if result.kind is not Kind.GOAL else allure.severity_level.NORMAL)
-    for name, value in (("env", gate.info.env), ("baseline", str(gate.info.baseline)), ("post", str(gate.info.post)),
-                        ("confidence", f"{gate.info.confidence:g}"), ("target", str(result.target)),
-                        ("verdict", result.verdict.value)):
+    # allure-pytest ships no type hints, hence the ignores on its calls.
+    allure.dynamic.title(title)  # type: ignore[no-untyped-call]
+    allure.dynamic.description(text)  # type: ignore[no-untyped-call]
+    allure.dynamic.feature(result.kind.value)  # type: ignore[no-untyped-call]
+    allure.dynamic.severity(  # type: ignore[no-untyped-call]
+        allure.severity_level.CRITICAL if result.kind is not Kind.GOAL else allure.severity_level.NORMAL
+    )
+    for name, value in (
+        ("env", gate.info.env),
+        ("baseline", str(gate.info.baseline)),
+        ("post", str(gate.info.post)),
+        ("confidence", f"{gate.info.confidence:g}"),
+        ("target", str(result.target)),
+        ("verdict", result.verdict.value),
+    ):
         allure.dynamic.parameter(name, value)
-    allure.attach(json.dumps(result.to_dict(), indent=2), name="result.json", attachment_type=allure.attachment_type.JSON)
-    allure.attach(summary_markdown(gate.info, gate.evidence, [result], result.verdict.value),
-                  name="summary.md", attachment_type=allure.attachment_type.TEXT)
+    allure.attach(
+        json.dumps(result.to_dict(), indent=2), name="result.json", attachment_type=allure.attachment_type.JSON
+    )
+    allure.attach(
+        summary_markdown(gate.info, gate.evidence, [result], result.verdict.value),
+        name="summary.md",
+        attachment_type=allure.attachment_type.TEXT,
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sprintgate", "sprintgate release gate")
-    group.addoption("--env", dest="sprintgate_env", metavar="NAME",
-                    help="environment to judge: demo (embedded, the default), staging, production, or one from "
-                         "[tool.sprintgate.environments].")
-    group.addoption("--scenario", dest="sprintgate_scenario", metavar="NAME",
-                    help="fixture scenario the demo environment loads (default rollout_met).")
-    group.addoption("--baseline", dest="sprintgate_baseline", metavar="START/END",
-                    help="BASELINE window, ISO 8601, UTC, half-open.")
-    group.addoption("--post", dest="sprintgate_post", metavar="START/END", help="POST window, ISO 8601, UTC, half-open.")
-    group.addoption("--confidence", dest="sprintgate_confidence", type=float, metavar="LEVEL",
-                    help="two-sided confidence level of every interval (default 0.90).")
-    group.addoption("--target", dest="sprintgate_targets", action="append", metavar="GOAL=VALUE",
-                    help="override a goal's target or margin; repeatable.")
-    group.addoption("--demo-scale", dest="sprintgate_demo_scale", type=float, metavar="FACTOR",
-                    help="event volume of the demo scenario relative to its definition (default 1).")
-    group.addoption("--reports-dir", dest="sprintgate_reports_dir", metavar="DIR",
-                    help="where reports/<env>/ is written (default: reports under the rootdir).")
+    group.addoption(
+        "--env",
+        dest="sprintgate_env",
+        metavar="NAME",
+        help="environment to judge: demo (embedded, the default), staging, production, or one from "
+        "[tool.sprintgate.environments].",
+    )
+    group.addoption(
+        "--scenario",
+        dest="sprintgate_scenario",
+        metavar="NAME",
+        help="fixture scenario the demo environment loads (default rollout_met).",
+    )
+    group.addoption(
+        "--baseline", dest="sprintgate_baseline", metavar="START/END", help="BASELINE window, ISO 8601, UTC, half-open."
+    )
+    group.addoption(
+        "--post", dest="sprintgate_post", metavar="START/END", help="POST window, ISO 8601, UTC, half-open."
+    )
+    group.addoption(
+        "--confidence",
+        dest="sprintgate_confidence",
+        type=float,
+        metavar="LEVEL",
+        help="two-sided confidence level of every interval (default 0.90).",
+    )
+    group.addoption(
+        "--target",
+        dest="sprintgate_targets",
+        action="append",
+        metavar="GOAL=VALUE",
+        help="override a goal's target or margin; repeatable.",
+    )
+    group.addoption(
+        "--demo-scale",
+        dest="sprintgate_demo_scale",
+        type=float,
+        metavar="FACTOR",
+        help="event volume of the demo scenario relative to its definition (default 1).",
+    )
+    group.addoption(
+        "--reports-dir",
+        dest="sprintgate_reports_dir",
+        metavar="DIR",
+        help="where reports/<env>/ is written (default: reports under the rootdir).",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    options = {key: config.getoption(f"sprintgate_{key}") for key in
-               ("env", "scenario", "baseline", "post", "confidence", "targets", "demo_scale", "reports_dir")}
+    options = {
+        key: config.getoption(f"sprintgate_{key}")
+        for key in ("env", "scenario", "baseline", "post", "confidence", "targets", "demo_scale", "reports_dir")
+    }
     pyproject = config.rootpath / "pyproject.toml"
     try:
         settings = resolve(read_pyproject(pyproject), options, source=str(pyproject))
@@ -137,15 +182,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     unknown = sorted(set(state.settings.targets) - set(state.goals))
     if unknown:
-        raise pytest.UsageError(f"sprintgate: target {unknown[0]!r} names no collected goal (from --target or [tool.sprintgate.targets]); known: {', '.join(sorted(state.goals))}.")
+        raise pytest.UsageError(
+            f"sprintgate: target {unknown[0]!r} names no collected goal (from --target or [tool.sprintgate.targets]); known: {', '.join(sorted(state.goals))}."
+        )
     try:
         state.telemetry = Telemetry(state.settings)
         baseline, post = state.telemetry.windows()
     except (ConfigError, KeyError) as error:
         raise pytest.UsageError(str(error).strip("'\"")) from None
-    state.info = RunInfo(env=state.settings.env.name, source=state.telemetry.source(), baseline=baseline, post=post,
-                         confidence=state.settings.judging.confidence, seed=state.settings.judging.seed,
-                         versions=versions(state.root))
+    state.info = RunInfo(
+        env=state.settings.env.name,
+        source=state.telemetry.source(),
+        baseline=baseline,
+        post=post,
+        confidence=state.settings.judging.confidence,
+        seed=state.settings.judging.seed,
+        versions=versions(state.root),
+    )
 
 
 def pytest_report_collectionfinish(config: pytest.Config, start_path: Path, items: Sequence[pytest.Item]) -> list[str]:
@@ -160,17 +213,21 @@ def gate(request: pytest.FixtureRequest) -> Gate:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     state = item.config.stash[STATE]
     excinfo = call.excinfo
     if excinfo is not None:
-        if excinfo.errisinstance(GoalInconclusive):
+        if isinstance(excinfo.value, GoalInconclusive):
             report.outcome = "skipped"
-            report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"INCONCLUSIVE: {excinfo.value.result.reason}")
-        elif excinfo.errisinstance(GoalNotMet):
-            report.longrepr = str(excinfo.value)
-        elif excinfo.errisinstance(_FAULTS):
+            report.longrepr = (
+                str(item.path),
+                (item.location[1] or 0) + 1,
+                f"INCONCLUSIVE: {excinfo.value.result.reason}",
+            )
+        elif excinfo.errisinstance(GoalNotMet) or excinfo.errisinstance(_FAULTS):
             report.longrepr = str(excinfo.value)
     if state.secrets:
         _scrub_report(report, state.secrets)
@@ -199,7 +256,9 @@ def _scrub_report(report: pytest.TestReport, secrets: tuple[str, ...]) -> None:
     report.sections = [(title, scrub(body, secrets)) for title, body in report.sections]
 
 
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     if report.skipped and isinstance(report.longrepr, tuple) and str(report.longrepr[2]).startswith("INCONCLUSIVE: "):
         return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
     return None
@@ -227,16 +286,25 @@ def _write_reports(state: _State, results: list[GoalResult], verdict: str) -> No
     directory = state.root / state.settings.reports_dir / state.settings.env.name
     state.report_paths = []  # type: ignore[attr-defined]
     if state.gate is None:
-        document = {"env": state.info.env, "generated_at": state.info.generated_at.isoformat(), "source": state.info.source,
-                    "verdict": "error", "error": state.fault or "the gate did not run", "goals": []}
+        document = {
+            "env": state.info.env,
+            "generated_at": state.info.generated_at.isoformat(),
+            "source": state.info.source,
+            "verdict": "error",
+            "error": state.fault or "the gate did not run",
+            "goals": [],
+        }
         text = scrub(json.dumps(document, indent=2) + "\n", state.secrets)
         write_atomically(directory / "results.json", text)
-        write_atomically(directory / "summary.md", f"# sprintgate: {state.info.env}\n\n- Verdict: **ERROR**\n- {document['error']}\n")
+        write_atomically(
+            directory / "summary.md", f"# sprintgate: {state.info.env}\n\n- Verdict: **ERROR**\n- {document['error']}\n"
+        )
         write_atomically(directory / "metrics.csv", "metric,window,value,n,unit\n")
         state.report_paths = [directory / n for n in ("results.json", "summary.md", "metrics.csv")]  # type: ignore[attr-defined]
         return
-    paths = write_reports(directory, state.info, state.gate.evidence, results, verdict,
-                          scrub=lambda text: scrub(text, state.secrets))
+    paths = write_reports(
+        directory, state.info, state.gate.evidence, results, verdict, scrub=lambda text: scrub(text, state.secrets)
+    )
     state.report_paths = list(paths.values())  # type: ignore[attr-defined]
 
 
@@ -265,11 +333,24 @@ def _table(gate: Gate) -> list[list[str]]:
     for r in gate.results.values():
         delta = "n/a"
         if r.estimate is not None and r.kind is not Kind.PRECONDITION:
-            delta = f"x{r.estimate:.3f}" if "/" in r.statistic else (
-                f"{100 * r.estimate:+.2f} pp" if " - " in r.statistic else _shown(r.estimate))
+            delta = (
+                f"x{r.estimate:.3f}"
+                if "/" in r.statistic
+                else (f"{100 * r.estimate:+.2f} pp" if " - " in r.statistic else _shown(r.estimate))
+            )
         interval = "n/a" if r.interval is None else f"[{r.interval.low:.4g}, {r.interval.high:.4g}]"
-        rows.append([r.goal, r.kind.value, r.verdict.value.upper(), _shown(r.baseline.value), _shown(r.post.value), delta,
-                     interval, f"{r.baseline.n:,}/{r.post.n:,}"])
+        rows.append(
+            [
+                r.goal,
+                r.kind.value,
+                r.verdict.value.upper(),
+                _shown(r.baseline.value),
+                _shown(r.post.value),
+                delta,
+                interval,
+                f"{r.baseline.n:,}/{r.post.n:,}",
+            ]
+        )
     return rows
 
 

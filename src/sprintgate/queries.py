@@ -46,8 +46,7 @@ class Query:
         given = frozenset(params)
         if given != self.parameters:
             raise ValueError(
-                f"sprintgate: query {self.name!r} takes {sorted(self.parameters)}, "
-                f"but was given {sorted(given)}"
+                f"sprintgate: query {self.name!r} takes {sorted(self.parameters)}, but was given {sorted(given)}"
             )
         body = _COMMENT.sub("", self.text).replace("%", "%%")
         return _PARAMETER.sub(r"%(\1)s", body), dict(params)

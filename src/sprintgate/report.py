@@ -53,6 +53,7 @@ def _quantile(window: WindowEvidence, measure: str, q: float) -> tuple[float | N
 
 def metric_rows(evidence: Evidence) -> list[MetricRow]:
     """The rows of the template in the rollout document, plus the sample behind each number."""
+
     def both(read: Callable[[WindowEvidence], tuple[float | None, int]]) -> tuple[float | None, float | None, int, int]:
         (b, nb), (p, np_) = read(evidence.baseline), read(evidence.post)
         return b, p, nb, np_
@@ -64,19 +65,46 @@ def metric_rows(evidence: Evidence) -> list[MetricRow]:
         return (h.moments().mean if q is None else h.quantile(q)), h.n
 
     rows = [
-        MetricRow("Planner p95 (ms)", "ms", *both(lambda w: _quantile(w, "planner_duration", 0.95)), goal="planner_p95_reduction"),
+        MetricRow(
+            "Planner p95 (ms)",
+            "ms",
+            *both(lambda w: _quantile(w, "planner_duration", 0.95)),
+            goal="planner_p95_reduction",
+        ),
         MetricRow("Planner p99 (ms)", "ms", *both(lambda w: _quantile(w, "planner_duration", 0.99))),
-        MetricRow("Avg attempts / booking", "count", *both(lambda w: attempts(w, None)), goal="attempts_per_booking_reduction"),
+        MetricRow(
+            "Avg attempts / booking", "count", *both(lambda w: attempts(w, None)), goal="attempts_per_booking_reduction"
+        ),
         MetricRow("Attempt p95", "count", *both(lambda w: attempts(w, 0.95))),
-        MetricRow("Inline timeout %", "rate", *both(lambda w: (w.inline_timeout.rate, w.inline_timeout.n)), goal="inline_timeout_rate"),
-        MetricRow("Inline duration p95 (ms)", "ms", *both(lambda w: _quantile(w, "inline_duration", 0.95)), goal="inline_p95_budget"),
-        MetricRow("Background job P95 ms", "ms", *both(lambda w: _quantile(w, "job_duration", 0.95)), goal="job_duration_halved"),
-        MetricRow("Job success rate", "rate", *both(lambda w: (w.job_success.rate, w.job_success.n)), goal="job_success_rate"),
-        MetricRow("Quote error %", "rate", *both(lambda w: (w.quote_error.rate, w.quote_error.n)), goal="quote_error_rate"),
+        MetricRow(
+            "Inline timeout %",
+            "rate",
+            *both(lambda w: (w.inline_timeout.rate, w.inline_timeout.n)),
+            goal="inline_timeout_rate",
+        ),
+        MetricRow(
+            "Inline duration p95 (ms)",
+            "ms",
+            *both(lambda w: _quantile(w, "inline_duration", 0.95)),
+            goal="inline_p95_budget",
+        ),
+        MetricRow(
+            "Background job P95 ms",
+            "ms",
+            *both(lambda w: _quantile(w, "job_duration", 0.95)),
+            goal="job_duration_halved",
+        ),
+        MetricRow(
+            "Job success rate", "rate", *both(lambda w: (w.job_success.rate, w.job_success.n)), goal="job_success_rate"
+        ),
+        MetricRow(
+            "Quote error %", "rate", *both(lambda w: (w.quote_error.rate, w.quote_error.n)), goal="quote_error_rate"
+        ),
         MetricRow("Cache hit %", "rate", *both(lambda w: (w.cache_hit.rate, w.cache_hit.n)), goal="cache_hit_ceiling"),
     ]
     reasons = sorted(set(evidence.baseline.cache_hit_by_reason) | set(evidence.post.cache_hit_by_reason))
     for reason in reasons:
+
         def by_reason(w: WindowEvidence, reason: str = reason) -> tuple[float | None, int]:
             p = w.cache_hit_by_reason.get(reason)
             return (None, 0) if p is None else (p.rate, p.n)
@@ -119,7 +147,8 @@ def summary_markdown(info: RunInfo, evidence: Evidence, results: Sequence[GoalRe
         f"- Verdict: **{verdict.upper()}**",
         f"- BASELINE: {info.baseline}; POST: {info.post} (half-open, UTC)",
         f"- Source: {info.source}",
-        f"- Confidence: {info.confidence:g}; seed {info.seed}; " + ", ".join(f"{k} {v}" for k, v in info.versions.items()),
+        f"- Confidence: {info.confidence:g}; seed {info.seed}; "
+        + ", ".join(f"{k} {v}" for k, v in info.versions.items()),
         f"- Generated: {info.generated_at.isoformat(timespec='seconds')}",
         "",
         f"## Metrics ({info.env})",
@@ -131,16 +160,32 @@ def summary_markdown(info: RunInfo, evidence: Evidence, results: Sequence[GoalRe
         result = by_goal.get(row.goal or "")
         verdict_cell = result.verdict.value.upper() if result else "—"
         interval_cell = _interval(result) if result else "—"
-        out.append(f"| {row.metric} | {_value(row.baseline, row.unit)} | {_value(row.post, row.unit)} | {_delta(row)} "
-                   f"| {verdict_cell} | {interval_cell} | {row.n_baseline:,} / {row.n_post:,} |")
-    out += ["", "## Goals", "", "| Goal | Kind | Verdict | Estimate | Interval | Target | Reason |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        out.append(
+            f"| {row.metric} | {_value(row.baseline, row.unit)} | {_value(row.post, row.unit)} | {_delta(row)} "
+            f"| {verdict_cell} | {interval_cell} | {row.n_baseline:,} / {row.n_post:,} |"
+        )
+    out += [
+        "",
+        "## Goals",
+        "",
+        "| Goal | Kind | Verdict | Estimate | Interval | Target | Reason |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in results:
         estimate = "n/a" if r.estimate is None else f"{r.estimate:.4g}"
-        out.append(f"| {r.goal} | {r.kind.value} | {r.verdict.value.upper()} | {estimate} | {_interval(r)} | "
-                   f"{'n/a' if r.target is None else f'{r.target:g}'} | {r.reason.replace('|', '/')} |")
+        out.append(
+            f"| {r.goal} | {r.kind.value} | {r.verdict.value.upper()} | {estimate} | {_interval(r)} | "
+            f"{'n/a' if r.target is None else f'{r.target:g}'} | {r.reason.replace('|', '/')} |"
+        )
     excluded = _excluded_table(evidence)
     if excluded:
-        out += ["", "## Excluded rows (malformed telemetry, counted and left out)", "", "| Measure | Window | Reason | Rows |", "| --- | --- | --- | --- |"]
+        out += [
+            "",
+            "## Excluded rows (malformed telemetry, counted and left out)",
+            "",
+            "| Measure | Window | Reason | Rows |",
+            "| --- | --- | --- | --- |",
+        ]
         out += [f"| {m} | {w} | {reason} | {n:,} |" for m, w, reason, n in excluded]
     out += ["", "## Queries", ""]
     for label, window in (("BASELINE", evidence.baseline), ("POST", evidence.post)):
@@ -150,7 +195,7 @@ def summary_markdown(info: RunInfo, evidence: Evidence, results: Sequence[GoalRe
 
 
 def _excluded_table(evidence: Evidence) -> list[tuple[str, str, str, int]]:
-    rows = []
+    rows: list[tuple[str, str, str, int]] = []
     for label, window in (("BASELINE", evidence.baseline), ("POST", evidence.post)):
         for measure, reasons in window.excluded.items():
             rows.extend((measure, label, reason, n) for reason, n in sorted(reasons.items()))
@@ -169,7 +214,9 @@ def results_document(info: RunInfo, evidence: Evidence, results: Sequence[GoalRe
         "versions": dict(info.versions),
         "verdict": verdict,
         "goals": [r.to_dict() for r in results],
-        "excluded_rows": [{"measure": m, "window": w, "reason": r, "rows": n} for m, w, r, n in _excluded_table(evidence)],
+        "excluded_rows": [
+            {"measure": m, "window": w, "reason": r, "rows": n} for m, w, r, n in _excluded_table(evidence)
+        ],
         "queries": [
             {"window": label, "name": q.name, "parameters": dict(q.parameters), "seconds": q.seconds, "rows": q.rows}
             for label, window in (("BASELINE", evidence.baseline), ("POST", evidence.post))
@@ -183,7 +230,9 @@ def metrics_csv(evidence: Evidence) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["metric", "window", "value", "n", "unit"])
     for row in metric_rows(evidence):
-        writer.writerow([row.metric, "baseline", "" if row.baseline is None else repr(row.baseline), row.n_baseline, row.unit])
+        writer.writerow(
+            [row.metric, "baseline", "" if row.baseline is None else repr(row.baseline), row.n_baseline, row.unit]
+        )
         writer.writerow([row.metric, "post", "" if row.post is None else repr(row.post), row.n_post, row.unit])
     return buffer.getvalue()
 
@@ -203,8 +252,14 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def write_reports(directory: Path, info: RunInfo, evidence: Evidence, results: Sequence[GoalResult],
-                  verdict: str, scrub: Callable[[str], str] = lambda text: text) -> Mapping[str, Path]:
+def write_reports(
+    directory: Path,
+    info: RunInfo,
+    evidence: Evidence,
+    results: Sequence[GoalResult],
+    verdict: str,
+    scrub: Callable[[str], str] = lambda text: text,
+) -> Mapping[str, Path]:
     """Write the three reports of one run; returns their paths."""
     documents = {
         "results.json": json.dumps(results_document(info, evidence, results, verdict), indent=2) + "\n",

@@ -56,7 +56,9 @@ def _system_bindirs() -> list[Path]:
     on_path = shutil.which("pg_ctl")
     if on_path:
         found.append(Path(on_path).resolve().parent)
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+    )
     found.extend(reversed(versions))
     return [d for d in found if (d / "postgres").exists() and (d / "initdb").exists()]
 
@@ -104,9 +106,20 @@ def _server_account() -> pwd.struct_passwd | None:
         pass
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
     result = subprocess.run(
-        [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-         "--shell", "/usr/sbin/nologin", SERVER_USER],
-        capture_output=True, text=True, check=False,
+        [
+            useradd,
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            SERVER_USER,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode not in (0, 9):  # 9: created meanwhile by another process
         raise ServerError(
@@ -118,8 +131,15 @@ def _server_account() -> pwd.struct_passwd | None:
 
 def _runs_as(account: pwd.struct_passwd, binaries: Binaries) -> bool:
     try:
-        subprocess.run([binaries.tool("postgres"), "--version"], user=account.pw_uid, group=account.pw_gid,
-                       extra_groups=[], capture_output=True, check=True, cwd="/")
+        subprocess.run(
+            [binaries.tool("postgres"), "--version"],
+            user=account.pw_uid,
+            group=account.pw_gid,
+            extra_groups=[],
+            capture_output=True,
+            check=True,
+            cwd="/",
+        )
     except (OSError, subprocess.CalledProcessError):
         return False
     return True
@@ -202,20 +222,42 @@ class ThrowawayServer:
         self.datadir = Path(tempfile.mkdtemp(prefix="sprintgate-pg-", dir=_scratch_parent()))
         if self._account is not None:
             os.chown(self.datadir, self._account.pw_uid, self._account.pw_gid)
-        self._run(self.binaries.tool("initdb"), "-D", str(self.datadir / "data"), "-U", self.user,
-                  "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync")
+        self._run(
+            self.binaries.tool("initdb"),
+            "-D",
+            str(self.datadir / "data"),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         for attempt in range(5):
             self.port = _free_port()
             options = f"-c listen_addresses={self.host} -p {self.port} -c unix_socket_directories={self.datadir} {_TUNING} {self.settings}"
             try:
-                self._run(self.binaries.tool("pg_ctl"), "-D", str(self.datadir / "data"), "-l",
-                          str(self.datadir / "server.log"), "-o", options, "-w", "-t", "60", "start")
+                self._run(
+                    self.binaries.tool("pg_ctl"),
+                    "-D",
+                    str(self.datadir / "data"),
+                    "-l",
+                    str(self.datadir / "server.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                )
                 return
             except ServerError:
                 if attempt == 4:
                     log = (self.datadir / "server.log").read_text(errors="replace")[-800:]
                     self.stop()
-                    raise ServerError(f"sprintgate: the throwaway PostgreSQL did not start; its log ends:\n{log}") from None
+                    raise ServerError(
+                        f"sprintgate: the throwaway PostgreSQL did not start; its log ends:\n{log}"
+                    ) from None
                 time.sleep(0.2)
 
     def stop(self) -> None:
@@ -223,7 +265,9 @@ class ThrowawayServer:
             return
         if (self.datadir / "data" / "postmaster.pid").exists():
             with contextlib.suppress(ServerError):
-                self._run(self.binaries.tool("pg_ctl"), "-D", str(self.datadir / "data"), "-m", "immediate", "-w", "stop")
+                self._run(
+                    self.binaries.tool("pg_ctl"), "-D", str(self.datadir / "data"), "-m", "immediate", "-w", "stop"
+                )
         shutil.rmtree(self.datadir, ignore_errors=True)
         self.datadir = None
 

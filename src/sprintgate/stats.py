@@ -176,9 +176,7 @@ def quantile_interval(histogram: Histogram, q: float, level: float) -> Estimate:
     return Estimate(statistic, Interval(float(low), float(high), level))
 
 
-def _bootstrap_quantile(
-    histogram: Histogram, q: float, rng: np.random.Generator, draws: int
-) -> NDArray[np.float64]:
+def _bootstrap_quantile(histogram: Histogram, q: float, rng: np.random.Generator, draws: int) -> NDArray[np.float64]:
     # The rank-m order statistic of a resample of n drawn with replacement is x_(ceil(n V)) with
     # V ~ Beta(m, n - m + 1), the rank-m order statistic of n uniforms. So one Beta draw and one
     # binary search replace resampling n events.
@@ -210,9 +208,7 @@ def quantile_ratio_interval(
     if quantile_ranks(post.n, q, level) is None or quantile_ranks(baseline.n, q, level) is None:
         return Estimate(statistic, None)
     rng = np.random.default_rng(seed)
-    log_ratios = np.log(_bootstrap_quantile(post, q, rng, draws)) - np.log(
-        _bootstrap_quantile(baseline, q, rng, draws)
-    )
+    log_ratios = np.log(_bootstrap_quantile(post, q, rng, draws)) - np.log(_bootstrap_quantile(baseline, q, rng, draws))
     half = _alpha(level) / 2
     low, high = np.exp(np.quantile(log_ratios, [half, 1 - half]))
     return Estimate(statistic, Interval(float(min(low, statistic)), float(max(high, statistic)), level))

@@ -20,7 +20,6 @@ from sprintgate.contract import FLAG_NAMES
 from sprintgate.resources import resource_dir
 from sprintgate.windows import Window
 
-
 REASON_CODES = ("hard.no_capacity", "transient.hold_conflict")
 DEFAULT_SEED = 20251112
 NULL = "\\N"  # COPY text format
@@ -29,6 +28,7 @@ _JSON = json.JSONEncoder(separators=(",", ":"))
 #: Relative demand per hour of day (UTC): a lunch and a dinner peak.
 _HOURLY = np.array([1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 9, 12, 12, 9, 6, 5, 7, 10, 13, 14, 11, 7, 4, 2], dtype=float)
 _HOURLY /= _HOURLY.sum()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Behaviour:
@@ -89,7 +89,9 @@ def load_scenario(name: str) -> Scenario:
     catalogue = _catalogue()
     names = scenario_names()
     if name not in names:
-        raise KeyError(f"sprintgate: scenario {name!r} is not defined in fixtures/scenarios.toml; known: {', '.join(names)}")
+        raise KeyError(
+            f"sprintgate: scenario {name!r} is not defined in fixtures/scenarios.toml; known: {', '.join(names)}"
+        )
     known = {f.name for f in fields(Behaviour)}
     defaults = Behaviour(**{k: v for k, v in catalogue["defaults"].items() if k in known})
     entry = catalogue[name]
@@ -133,7 +135,7 @@ class _Span:
     def _reasons(self, count: int) -> np.ndarray:
         return np.where(self.rng.random(count) < 0.6, REASON_CODES[1], REASON_CODES[0])
 
-    def events(self, ids: _Ids) -> Iterator[str]:
+    def events(self, ids: _Ids) -> Iterator[str]:  # noqa: PLR0915 - one booking story, read top to bottom
         """COPY text lines, one per event."""
         b, rng = self.b, self.rng
         restaurants = [ids.restaurant(i) for i in range(b.restaurants)]
@@ -158,8 +160,11 @@ class _Span:
             hit = rng.random(owner.size) < b.cache_hit_rate
             tail = rng.random(owner.size) < b.planner_tail_share
             median = np.where(tail, b.planner_median_ms * b.planner_tail_factor, b.planner_median_ms)
-            duration = np.where(hit, self._lognormal(b.cache_hit_median_ms, 0.5, owner.size),
-                                self._lognormal(median, b.planner_sigma, owner.size))
+            duration = np.where(
+                hit,
+                self._lognormal(b.cache_hit_median_ms, 0.5, owner.size),
+                self._lognormal(median, b.planner_sigma, owner.size),
+            )
             error = rng.random(owner.size) < b.quote_error_rate
         for i in range(owner.size):
             k = int(owner[i])
@@ -167,7 +172,14 @@ class _Span:
             reason = None if ok[i] else str(reasons[i])
             if b.quotes:
                 if hit[i]:
-                    yield self._line(ids, at[i], "auto_assign.planner_cache_hit", {"reasonCode": reason} if reason else {}, booking, restaurant)
+                    yield self._line(
+                        ids,
+                        at[i],
+                        "auto_assign.planner_cache_hit",
+                        {"reasonCode": reason} if reason else {},
+                        booking,
+                        restaurant,
+                    )
                 quote: dict[str, Any] = {"planner_duration_ms": round(float(duration[i]), 3), "cache_hit": bool(hit[i])}
                 if reason:
                     quote["reasonCode"] = reason
@@ -185,7 +197,9 @@ class _Span:
         for k in range(bookings):
             outcome = "succeeded" if succeeded[k] else ("exhausted" if exhausted[k] else "failed")
             context = {"duration_ms": round(float(job_duration[k]), 3), "attempts": int(attempts[k])}
-            yield self._line(ids, ends[k], f"auto_assign.{outcome}", context, booking_ids[k], restaurants[booking_restaurant[k]])
+            yield self._line(
+                ids, ends[k], f"auto_assign.{outcome}", context, booking_ids[k], restaurants[booking_restaurant[k]]
+            )
 
         runs = int(rng.poisson(b.inline_runs_per_day * self.days * self.scale))
         timeouts = rng.random(runs) < b.inline_timeout_rate
@@ -194,8 +208,14 @@ class _Span:
         run_restaurant = rng.integers(b.restaurants, size=runs)
         for k, run_at in enumerate(self._times(runs)):
             outcome = "timeout" if timeouts[k] else ("failed" if failed[k] else "succeeded")
-            yield self._line(ids, run_at, f"inline_auto_assign.{outcome}", {"duration_ms": round(float(durations[k]), 3)},
-                             None, restaurants[run_restaurant[k]])
+            yield self._line(
+                ids,
+                run_at,
+                f"inline_auto_assign.{outcome}",
+                {"duration_ms": round(float(durations[k]), 3)},
+                None,
+                restaurants[run_restaurant[k]],
+            )
 
     def _flags(self) -> dict[str, bool] | None:
         mode = self.b.flags
@@ -207,8 +227,9 @@ class _Span:
             raise ValueError(f"sprintgate: scenario flags must be on, off, absent or off_or_absent, got {mode!r}")
         return dict.fromkeys(FLAG_NAMES, mode == "on")
 
-    def _line(self, ids: _Ids, offset_s: float, event_type: str, context: dict[str, Any], booking: str | None,
-              restaurant: str) -> str:
+    def _line(
+        self, ids: _Ids, offset_s: float, event_type: str, context: dict[str, Any], booking: str | None, restaurant: str
+    ) -> str:
         flags = self._flags()
         if flags is not None:
             context["flags"] = flags
@@ -240,8 +261,9 @@ class _Ids:
         return f"{self._seed:08x}-0003-4000-8000-{index:012x}"
 
 
-def _corrupt(context: dict[str, Any], booking: str | None, event_type: str,
-             rng: np.random.Generator) -> tuple[dict[str, Any], str | None]:
+def _corrupt(
+    context: dict[str, Any], booking: str | None, event_type: str, rng: np.random.Generator
+) -> tuple[dict[str, Any], str | None]:
     """One kind of damage that real telemetry shows, chosen at random for this event."""
     key = {"auto_assign.quote": "planner_duration_ms"}.get(event_type, "duration_ms")
     damage = ["flags_malformed"]
