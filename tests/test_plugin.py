@@ -74,6 +74,22 @@ class TestDemoOutcomes:
             ]
         )
 
+    def test_flags_off_fails_the_precondition(self, suite: pytest.Pytester) -> None:
+        """Flag off vs flag still off: the precondition fails, no goal passes, exit 1."""
+        result = suite.runpytest_subprocess("goals", *SCALE, "--scenario", "flags_off")
+        assert result.ret == 1
+        result.stdout.fnmatch_lines(["*flags_enabled: FAIL (flags_off): Flag off vs flag still off*"])
+        document = json.loads((suite.path / "reports" / "demo" / "results.json").read_text())
+        assert "pass" not in {g["verdict"] for g in document["goals"] if g["kind"] != "precondition"}
+
+    def test_dirty_telemetry_passes_and_reports_what_it_excluded(self, suite: pytest.Pytester) -> None:
+        """Malformed events are excluded and reported; the true effects still pass."""
+        result = suite.runpytest_subprocess("goals", *SCALE, "--scenario", "dirty")
+        assert result.ret == 0
+        result.stdout.fnmatch_lines(["*excluded as malformed: * rows (see *summary.md)*"])
+        summary = (suite.path / "reports" / "demo" / "summary.md").read_text()
+        assert "| planner_duration | POST | absurd |" in summary
+
     def test_only_inconclusive_exits_with_the_wait_code(self, suite: pytest.Pytester) -> None:
         """Too-short windows with nothing failed exit with the documented 'wait for more data' code."""
         result = suite.runpytest_subprocess(
@@ -177,6 +193,19 @@ class TestStagingSecrets:
         assert PASSWORD not in result.stdout.str() + result.stderr.str()
         assert PASSWORD not in _everything_written(suite.path)
         assert json.loads((suite.path / "reports" / "staging" / "results.json").read_text())["verdict"] == "error"
+
+    def test_a_missing_table_is_an_error_naming_the_contract(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_server: ThrowawayServer
+    ) -> None:
+        """A database without observability_events errors every goal (exit 1) with the contract named."""
+        monkeypatch.setenv(
+            "STAGING_DATABASE_URL", f"postgresql://postgres:{PASSWORD}@{pg_server.host}:{pg_server.port}/postgres"
+        )
+        result = suite.runpytest_subprocess("goals", "--env", "staging", *_windows())
+        assert result.ret == 1
+        result.assert_outcomes(errors=11)
+        result.stdout.fnmatch_lines(["*the telemetry table does not match the contract*docs/telemetry.md*"])
+        assert PASSWORD not in result.stdout.str()
 
     def test_staging_run_reads_a_real_database(
         self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, pg_server: ThrowawayServer, database: Database

@@ -22,6 +22,7 @@ from sprintgate.goals import Goal
 from sprintgate.report import overall_verdict, summary_markdown, write_atomically, write_reports
 from sprintgate.results import GoalResult, Kind
 from sprintgate.server import ServerError
+from sprintgate.verdict import Verdict
 
 #: Exit code when nothing failed or errored but some goal is INCONCLUSIVE: wait for more data
 #: (EX_TEMPFAIL in sysexits.h, "try again later").
@@ -40,6 +41,7 @@ class _State:
     gate: Gate | None = None
     fault: str | None = None
     outcomes: dict[str, str] = field(default_factory=dict)
+    report_paths: list[Path] = field(default_factory=list)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -270,10 +272,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     counts = Counter(state.outcomes.values())
     results = [] if state.gate is None else list(state.gate.results.values())
-    verdict = overall_verdict(results, counts["error"] + counts["failed"] * 0)
-    if counts["skipped"] or counts["error"]:
-        verdict = "error" if counts["error"] else verdict
-    _write_reports(state, results, verdict)
+    # A goal test that errored, was skipped, or failed without a FAIL verdict (a bug, not a
+    # measurement) leaves the run without a trustworthy verdict.
+    fails = sum(r.verdict is Verdict.FAIL for r in results)
+    unjudged = counts["error"] + counts["skipped"] + max(0, counts["failed"] - fails)
+    _write_reports(state, results, overall_verdict(results, unjudged))
     if session.exitstatus == pytest.ExitCode.OK:
         if counts["skipped"]:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a goal that was not judged did not pass
@@ -284,7 +287,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _write_reports(state: _State, results: list[GoalResult], verdict: str) -> None:
     assert state.info is not None
     directory = state.root / state.settings.reports_dir / state.settings.env.name
-    state.report_paths = []  # type: ignore[attr-defined]
     if state.gate is None:
         document = {
             "env": state.info.env,
@@ -300,12 +302,12 @@ def _write_reports(state: _State, results: list[GoalResult], verdict: str) -> No
             directory / "summary.md", f"# sprintgate: {state.info.env}\n\n- Verdict: **ERROR**\n- {document['error']}\n"
         )
         write_atomically(directory / "metrics.csv", "metric,window,value,n,unit\n")
-        state.report_paths = [directory / n for n in ("results.json", "summary.md", "metrics.csv")]  # type: ignore[attr-defined]
+        state.report_paths = [directory / n for n in ("results.json", "summary.md", "metrics.csv")]
         return
     paths = write_reports(
         directory, state.info, state.gate.evidence, results, verdict, scrub=lambda text: scrub(text, state.secrets)
     )
-    state.report_paths = list(paths.values())  # type: ignore[attr-defined]
+    state.report_paths = list(paths.values())
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
@@ -324,7 +326,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         for result in state.gate.results.values():
             if result.reason_code is not None:
                 tr.line(f"{result.goal}: {result.verdict.value.upper()} ({result.reason_code}): {result.reason}")
-    for path in getattr(state, "report_paths", []):
+        excluded = sum(
+            n
+            for w in (state.gate.evidence.baseline, state.gate.evidence.post)
+            for r in w.excluded.values()
+            for n in r.values()
+        )
+        if excluded:
+            tr.line(
+                f"excluded as malformed: {excluded:,} rows (see {state.settings.reports_dir / state.settings.env.name / 'summary.md'})",
+                yellow=True,
+            )
+    for path in state.report_paths:
         tr.line(f"report: {path}")
 
 

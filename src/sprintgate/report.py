@@ -22,9 +22,10 @@ from sprintgate.results import GoalResult
 from sprintgate.verdict import Verdict
 
 
-def overall_verdict(results: Sequence[GoalResult], errors: int) -> str:
-    """``error`` beats ``fail`` beats ``inconclusive`` beats ``pass``; no result at all is an error."""
-    if errors or not results:
+def overall_verdict(results: Sequence[GoalResult], unjudged: int) -> str:
+    """``error`` (a goal left unjudged, or no result at all) beats ``fail`` beats ``inconclusive``
+    beats ``pass``."""
+    if unjudged or not results:
         return "error"
     verdicts = {r.verdict for r in results}
     for verdict in (Verdict.FAIL, Verdict.INCONCLUSIVE):
