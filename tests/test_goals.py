@@ -4,6 +4,7 @@ preconditions block a PASS without hiding a confident FAIL."""
 from __future__ import annotations
 
 import importlib.util
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ import psycopg
 import pytest
 
 from sprintgate import Goal, Verdict
-from sprintgate.evidence import Proportion, fetch_evidence
+from sprintgate.evidence import Proportion, WindowEvidence, fetch_evidence
 from sprintgate.goals import (
     FLAGS_ENABLED,
     PRECONDITIONS,
@@ -163,3 +164,31 @@ class TestPreconditions:
 def test_preconditions_are_named_in_the_goals_folder(name: str) -> None:
     """Each precondition has its own module in goals/, so it appears as a test of its own."""
     assert (GOALS_DIR / f"test_{name}.py").is_file()
+
+
+class TestSpeed:
+    def test_judging_every_goal_takes_milliseconds_whatever_the_event_count(self, database: Database) -> None:
+        """Deciding all goals from fetched evidence costs the same at 1x and 10,000x the events (buckets, not events)."""
+        evidence = scenario_evidence(database, "rollout_met")
+
+        def scaled(factor: int) -> Evidence:
+            def grow(window: WindowEvidence) -> WindowEvidence:
+                return replace(
+                    window,
+                    durations={k: Histogram(h.values, h.counts * factor) for k, h in window.durations.items()},
+                    attempts_per_booking=Histogram(
+                        window.attempts_per_booking.values, window.attempts_per_booking.counts * factor
+                    ),
+                )
+
+            return Evidence(grow(evidence.baseline), grow(evidence.post))
+
+        timings = {}
+        for factor in (1, 10_000):
+            big = scaled(factor)
+            started = time.perf_counter()
+            for _ in range(3):
+                verdicts(big)
+            timings[factor] = (time.perf_counter() - started) / 3
+        assert timings[10_000] < 0.25
+        assert timings[10_000] < 3 * timings[1] + 0.02

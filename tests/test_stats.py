@@ -195,6 +195,28 @@ class TestInvariants:
             assert wide.low <= narrow.low + 1e-12
             assert narrow.high <= wide.high + 1e-12
 
+    @given(durations, durations, levels, levels)
+    @settings(max_examples=40, deadline=None)
+    def test_higher_confidence_never_narrows_a_quantile_interval(
+        self, post: list[float], base: list[float], a: float, b: float
+    ) -> None:
+        """Raising the confidence level never shrinks a quantile or quantile-ratio interval."""
+        low, high = sorted((a, b))
+        hp, hb = Histogram.of_durations(post), Histogram.of_durations(base)
+        methods: list[Callable[[float], stats.Estimate]] = [
+            lambda lv: stats.quantile_interval(hp, 0.95, lv),
+            lambda lv: stats.quantile_ratio_interval(hp, hb, 0.95, lv, draws=500),
+        ]
+        for method in methods:
+            narrow, wide = method(low).interval, method(high).interval
+            if narrow is None:
+                assert wide is None  # too small a sample for the lower level is too small for the higher
+                continue
+            if wide is None:
+                continue
+            assert wide.low <= narrow.low * (1 + 1e-12)
+            assert narrow.high <= wide.high * (1 + 1e-12)
+
     @given(durations, st.randoms(use_true_random=False))
     def test_event_order_changes_nothing(self, values: list[float], random: object) -> None:
         """Shuffling the events gives the same histogram, so the same verdict."""
