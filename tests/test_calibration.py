@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from scipy import stats as sps
 
-from sprintgate.calibration import CASES, Case, pass_rate
+from sprintgate.calibration import CASES, Case, pass_rate, placebo_family_rate
 
 REPETITIONS = 300
 N = 2000
@@ -24,3 +24,11 @@ class TestCalibration:
         """With a clear effect and 2,000 events per window, PASS at least 80 % of the time."""
         rate = pass_rate(case, case.clear_truth, n=N, repetitions=REPETITIONS // 3, seed=2)
         assert rate >= 0.80
+
+
+def test_placebo_rarely_fires_on_well_behaved_data() -> None:
+    """With both halves of BASELINE from one distribution, any of the eight placebo checks fires in at
+    most about 1 % of runs (family-wise), so the gate does not randomly withhold PASS."""
+    repetitions = 200
+    rate = placebo_family_rate(n=N, repetitions=repetitions, seed=3)
+    assert rate <= sps.binom.ppf(0.999, repetitions, 0.01) / repetitions

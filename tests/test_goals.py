@@ -14,14 +14,13 @@ import psycopg
 import pytest
 
 from sprintgate import Goal, Verdict
-from sprintgate.evidence import Proportion, WindowEvidence, fetch_evidence
-from sprintgate.goals import (
+from sprintgate.evidence import Evidence, Proportion, WindowEvidence, fetch_evidence, fetch_run_evidence
+from sprintgate.goals import Judging
+from sprintgate.preconditions import (
     FLAGS_ENABLED,
     PRECONDITIONS,
     TELEMETRY_PRESENT,
     WINDOW_SUFFICIENT,
-    Evidence,
-    Judging,
     check_preconditions,
     judge,
 )
@@ -52,17 +51,14 @@ GOALS = _declared_goals()
 def verdicts(evidence: Evidence, judging: Judging | None = None) -> dict[str, tuple[Verdict, str | None]]:
     judging = judging or Judging()
     checks = check_preconditions(evidence, GOALS, judging)
-    results = {g.id: judge(g, evidence, judging, checks) for g in GOALS}
+    results = {g.id: judge(g, evidence, judging, checks, family_size=len(GOALS)) for g in GOALS}
     results |= {name: check.result for name, check in checks.items()}
     return {k: (r.verdict, r.reason_code) for k, r in results.items()}
 
 
 def scenario_evidence(database: Database, name: str) -> Evidence:
-    connection = database(name)
     scenario = load_scenario(name)
-    return Evidence(
-        fetch_evidence(connection, scenario.baseline_window), fetch_evidence(connection, scenario.post_window)
-    )
+    return fetch_run_evidence(database(name), scenario.baseline_window, scenario.post_window)
 
 
 class TestScenarios:

@@ -18,7 +18,7 @@ from sprintgate.synthetic import load_scenario
 
 GOALS = Path(__file__).resolve().parent.parent / "goals"
 SCALE = ["--demo-scale", "0.1"]
-PASSWORD = "Sup3r-s3cret_pw"
+PASSWORD = "Sup3r-s3cret_pw"  # a test secret: it must never be printed
 Database = Callable[[str], psycopg.Connection[Any]]
 
 
@@ -38,7 +38,7 @@ class TestDemoOutcomes:
     def test_rollout_met_passes_with_exit_zero(self, suite: pytest.Pytester) -> None:
         """Every goal passes, the summary table lists them, and the reports are written."""
         result = suite.runpytest_subprocess("goals", *SCALE)
-        result.assert_outcomes(passed=11)
+        result.assert_outcomes(passed=12)
         assert result.ret == 0
         result.stdout.fnmatch_lines(
             [
@@ -58,7 +58,7 @@ class TestDemoOutcomes:
     def test_regression_fails_with_exit_one_and_the_numbers(self, suite: pytest.Pytester) -> None:
         """A breached guardrail is a failed test whose message carries the interval."""
         result = suite.runpytest_subprocess("goals", *SCALE, "--scenario", "rollout_regressed")
-        result.assert_outcomes(passed=3, failed=8)
+        result.assert_outcomes(passed=4, failed=8)
         assert result.ret == 1
         result.stdout.fnmatch_lines(["*job_success_rate: FAIL (target_missed): -2*points (90% CI *"])
 
@@ -70,7 +70,7 @@ class TestDemoOutcomes:
             [
                 "*test_planner_p95_reduction INCONCLUSIVE*",
                 "*planner_p95_reduction: INCONCLUSIVE (instrumentation_missing): Instrumentation missing: no auto_assign.quote events in the BASELINE and POST windows*",
-                "*1 failed, 7 passed, 3 inconclusive*",
+                "*1 failed, 8 passed, 3 inconclusive*",
             ]
         )
 
@@ -96,7 +96,7 @@ class TestDemoOutcomes:
             "goals", *SCALE, "--baseline", "2026-10-07/2026-10-08", "--post", "2026-10-09/2026-10-10"
         )
         assert result.ret == EXIT_INCONCLUSIVE
-        result.stdout.fnmatch_lines(["*2 passed, 9 inconclusive*"])
+        result.stdout.fnmatch_lines(["*2 passed, 10 inconclusive*"])
         assert json.loads((suite.path / "reports" / "demo" / "results.json").read_text())["verdict"] == "inconclusive"
 
     def test_a_skipped_goal_is_not_a_pass(self, suite: pytest.Pytester) -> None:
@@ -108,7 +108,7 @@ class TestDemoOutcomes:
             )
         )
         result = suite.runpytest_subprocess("goals", *SCALE)
-        result.assert_outcomes(passed=10, skipped=1)
+        result.assert_outcomes(passed=11, skipped=1)
         assert result.ret == 1
 
     def test_targets_are_overridable_on_the_command_line(self, suite: pytest.Pytester) -> None:
@@ -188,7 +188,7 @@ class TestStagingSecrets:
             f"--alluredir={suite.path / 'allure'}",
         )
         assert result.ret == 1
-        result.assert_outcomes(errors=11)
+        result.assert_outcomes(errors=12)
         result.stdout.fnmatch_lines(["*sprintgate: could not connect to postgresql://gate:***@127.0.0.1:1/telemetry*"])
         assert PASSWORD not in result.stdout.str() + result.stderr.str()
         assert PASSWORD not in _everything_written(suite.path)
@@ -203,7 +203,7 @@ class TestStagingSecrets:
         )
         result = suite.runpytest_subprocess("goals", "--env", "staging", *_windows())
         assert result.ret == 1
-        result.assert_outcomes(errors=11)
+        result.assert_outcomes(errors=12)
         result.stdout.fnmatch_lines(["*the telemetry table does not match the contract*docs/telemetry.md*"])
         assert PASSWORD not in result.stdout.str()
 
@@ -225,7 +225,7 @@ class TestStagingSecrets:
             f"--alluredir={suite.path / 'allure'}",
         )
         assert result.ret == 1
-        result.assert_outcomes(passed=3, failed=8)
+        result.assert_outcomes(passed=4, failed=8)
         result.stdout.fnmatch_lines(
             [f"sprintgate: env=staging source=postgresql://postgres:***@127.0.0.1:{pg_server.port}/{dbname}"]
         )

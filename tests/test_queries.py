@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,31 +13,50 @@ import psycopg
 import pytest
 
 from sprintgate import contract
-from sprintgate.evidence import fetch_evidence
-from sprintgate.queries import load_query, query_names
+from sprintgate.evidence import fetch_evidence, fetch_run_evidence
+from sprintgate.gate import find_flip, index_advice
+from sprintgate.queries import Query, load_query, query_names
+from sprintgate.server import ThrowawayServer
 from sprintgate.synthetic import load_scenario
 from sprintgate.windows import Window
-
-#: What the code binds for each query (sprintgate.evidence.fetch_evidence).
-BOUND = {
-    "window_evidence": {"start", "end", "event_types", "max_duration_ms"},
-    "attempts_per_booking": {"start", "end"},
-}
 
 Database = Callable[[str], psycopg.Connection[Any]]
 
 
+@pytest.fixture(scope="module")
+def bound(pg_server: ThrowawayServer, scenario_template: Callable[[str], str]) -> dict[str, set[str]]:
+    """Every query the gate binds while it fetches a run (windows from --flip=auto), with its parameters."""
+    seen: dict[str, set[str]] = {}
+    original = Query.bind
+
+    def recording(self: Query, params: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+        seen[self.name] = set(params)
+        return original(self, params)
+
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        psycopg.connect(pg_server.conninfo(scenario_template("rollout_met"))) as connection,
+    ):
+        patch.setattr(Query, "bind", recording)
+        scenario = load_scenario("rollout_met")
+        flip = find_flip(connection, Window(scenario.baseline_window.start, scenario.post_window.end))
+        assert flip is not None
+        index_advice(connection)
+        fetch_run_evidence(connection, scenario.baseline_window, scenario.post_window)
+    return seen
+
+
 class TestQueryFiles:
-    def test_every_file_is_bound_by_the_code(self) -> None:
-        """Each sql/ file is one the code runs, and the code runs no query without a file."""
-        assert set(query_names()) == set(BOUND)
+    def test_every_file_is_run_by_the_gate(self, bound: dict[str, set[str]]) -> None:
+        """Each sql/ file is one the gate runs, and the gate runs no query without a file."""
+        assert set(query_names()) == set(bound)
 
-    @pytest.mark.parametrize("name", sorted(BOUND))
-    def test_parameters_equal_what_the_code_binds(self, name: str) -> None:
+    @pytest.mark.parametrize("name", query_names())
+    def test_parameters_equal_what_the_code_binds(self, name: str, bound: dict[str, set[str]]) -> None:
         """A file's :named parameters are exactly those the code passes."""
-        assert load_query(name).parameters == BOUND[name]
+        assert load_query(name).parameters == bound[name]
 
-    @pytest.mark.parametrize("name", sorted(BOUND))
+    @pytest.mark.parametrize("name", query_names())
     def test_header_says_what_a_row_is_and_names_every_parameter(self, name: str) -> None:
         """The header comment names the query, says what one row is, and mentions each parameter."""
         query = load_query(name)

@@ -5,9 +5,6 @@ The engine (statistics, SQL, evidence, reports) never imports pytest; ``sprintga
 
 from sprintgate.gate import Gate, GoalInconclusive, GoalNotMet
 from sprintgate.goals import (
-    FLAGS_ENABLED,
-    TELEMETRY_PRESENT,
-    WINDOW_SUFFICIENT,
     Goal,
     MeanRatio,
     ProportionCeiling,
@@ -15,12 +12,14 @@ from sprintgate.goals import (
     QuantileBudget,
     QuantileRatio,
 )
+from sprintgate.preconditions import FLAGS_ENABLED, TELEMETRY_PRESENT, WINDOW_SUFFICIENT, WINDOWS_COMPARABLE
 from sprintgate.results import GoalResult, Kind, Observation
 from sprintgate.verdict import Better, Interval, Verdict, decide
 
 __all__ = [
     "FLAGS_ENABLED",
     "TELEMETRY_PRESENT",
+    "WINDOWS_COMPARABLE",
     "WINDOW_SUFFICIENT",
     "Better",
     "Gate",

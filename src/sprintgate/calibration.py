@@ -90,3 +90,55 @@ def pass_rate(case: Case, truth: float, *, n: int, repetitions: int, seed: int) 
         if estimate.interval is not None and decide(estimate.interval, case.target, case.better) is Verdict.PASS:
             passes += 1
     return passes / repetitions
+
+
+#: The placebo comparisons of the eight goals: three duration ratios, one mean ratio, four rates.
+_PLACEBO_FAMILY: tuple[Callable[[np.random.Generator, int, float], tuple[stats.Estimate, float]], ...] = (
+    *(
+        (
+            lambda rng, n, level: (
+                stats.quantile_ratio_interval(
+                    Histogram.of_durations(_latencies(rng, n, 1.0)),
+                    Histogram.of_durations(_latencies(rng, n, 1.0)),
+                    0.95,
+                    level,
+                    seed=int(rng.integers(2**31)),
+                ),
+                1.0,
+            )
+        )
+        for _ in range(3)
+    ),
+    lambda rng, n, level: (
+        stats.mean_ratio_interval(
+            Histogram.of_values(_attempts(rng, n, 3.0)).moments(),
+            Histogram.of_values(_attempts(rng, n, 3.0)).moments(),
+            level,
+        ),
+        1.0,
+    ),
+    *(
+        (
+            lambda rng, n, level, p=p: (
+                stats.proportion_difference_interval(int(rng.binomial(n, p)), n, int(rng.binomial(n, p)), n, level),
+                0.0,
+            )
+        )
+        for p in (0.0, 0.02, 0.80, 0.08)
+    ),
+)
+
+
+def placebo_family_rate(*, n: int, repetitions: int, seed: int, alpha: float = 0.01) -> float:
+    """How often at least one of the eight goals' placebo comparisons fires when both halves of
+    BASELINE come from the same distribution, each at the Bonferroni level 1 - alpha / 8."""
+    rng = np.random.default_rng(seed)
+    level = 1 - alpha / len(_PLACEBO_FAMILY)
+    fired = 0
+    for _ in range(repetitions):
+        for compare in _PLACEBO_FAMILY:
+            estimate, null = compare(rng, n, level)
+            if estimate.interval is not None and not estimate.interval.contains(null):
+                fired += 1
+                break
+    return fired / repetitions

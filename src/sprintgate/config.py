@@ -1,13 +1,15 @@
 """Settings: engine defaults, overridden by ``[tool.sprintgate]`` in pyproject.toml, overridden by the
-command line. Every mistake is a :class:`ConfigError` whose message names the bad value and its source.
+command line. Every mistake is a :class:`ConfigError` whose message names the bad value and its source;
+nothing unknown or malformed falls back to a default silently.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from sprintgate.goals import Judging
 from sprintgate.windows import Window
 
 DEMO = "demo"
+AUTO = "auto"
 
 
 class ConfigError(ValueError):
@@ -23,12 +26,17 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Environment:
-    """Where the telemetry of one environment lives. ``dsn_env`` is ``None`` for the embedded demo."""
+    """Where the telemetry of one environment lives. ``dsn_env`` is ``None`` for the embedded demo.
+
+    The windows come from ``baseline`` / ``post`` when given, otherwise from the flag ``flip``
+    (a time, or ``"auto"`` to find it in the telemetry).
+    """
 
     name: str
     dsn_env: str | None
     baseline: Window | None = None
     post: Window | None = None
+    flip: datetime | str | None = None
 
 
 DEFAULT_ENVIRONMENTS = {
@@ -50,24 +58,42 @@ class Settings:
     reports_dir: Path = Path("reports")
     statement_timeout_s: float = 300.0
     connect_timeout_s: float = 10.0
+    window_days: float = 7.0
+    warmup_hours: float = 24.0
+    flip_search_days: float = 90.0
+    staging_max_age_hours: float = 72.0
+    staging_results: Path | None = None
+    force: str | None = None
+    change_record: str | None = None
+    change_record_url: str | None = None
 
 
-_TOP_KEYS = {
-    "env",
-    "confidence",
-    "seed",
-    "min_window_days",
-    "min_coverage",
-    "flag_share",
-    "targets",
-    "scenario",
-    "demo_scale",
-    "reports_dir",
-    "statement_timeout_s",
-    "connect_timeout_s",
-    "environments",
+#: Numeric settings: (low, high, bounds inclusive). Judging's fields go to Judging, the rest to Settings.
+_NUMBERS: dict[str, tuple[float, float, bool]] = {
+    "confidence": (0.5, 1.0, False),
+    "seed": (0, 2**32, True),
+    "min_window_days": (0, 366, False),
+    "min_coverage": (0, 1, True),
+    "flag_share": (0.5, 1, True),
+    "late_slack_hours": (0, 24 * 30, True),
+    "max_volume_ratio": (1, 1e6, True),
+    "max_mix_distance": (0, 1, True),
+    "max_reason_distance": (0, 1, True),
+    "max_restaurant_distance": (0, 1, True),
+    "placebo_alpha": (0, 1, False),
+    "demo_scale": (0, 100, False),
+    "statement_timeout_s": (0, 86400, False),
+    "connect_timeout_s": (0, 3600, False),
+    "window_days": (0, 366, False),
+    "warmup_hours": (0, 24 * 30, True),
+    "flip_search_days": (0, 3660, False),
+    "staging_max_age_hours": (0, 24 * 366, False),
 }
-_ENV_KEYS = {"dsn_env", "baseline", "post"}
+_STRINGS = ("env", "scenario", "reports_dir", "change_record_url")
+_TABLES = ("targets", "environments")
+_TOP_KEYS = set(_NUMBERS) | set(_STRINGS) | set(_TABLES)
+_ENV_KEYS = {"dsn_env", "baseline", "post", "flip"}
+_JUDGING_KEYS = {f.name for f in fields(Judging)}
 
 
 def read_pyproject(path: Path) -> dict[str, Any]:
@@ -84,11 +110,11 @@ def read_pyproject(path: Path) -> dict[str, Any]:
     return table
 
 
-def _number(value: Any, source: str, *, key: str, low: float, high: float, inclusive: bool = False) -> float:
+def _number(value: Any, source: str, *, key: str) -> float:
+    low, high, inclusive = _NUMBERS[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"sprintgate: {key} = {value!r} is not a number ({source}).")
-    inside = low <= value <= high if inclusive else low < value < high
-    if not inside:
+    if not (low <= value <= high if inclusive else low < value < high):
         bounds = f"[{low:g}, {high:g}]" if inclusive else f"({low:g}, {high:g})"
         raise ConfigError(f"sprintgate: {key} = {value!r} is outside {bounds} ({source}).")
     return float(value)
@@ -101,6 +127,18 @@ def _window(value: Any, key: str, source: str) -> Window:
         return Window.parse(value)
     except ValueError as error:
         raise ConfigError(f"sprintgate: {key}: {error} ({source}).") from None
+
+
+def _flip(value: Any, key: str, source: str) -> datetime | str:
+    if value == AUTO:
+        return AUTO
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"sprintgate: {key} = {value!r} is neither an ISO 8601 time nor 'auto' ({source}).") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _environments(table: Any, source: str) -> dict[str, Environment]:
@@ -125,56 +163,21 @@ def _environments(table: Any, source: str) -> dict[str, Environment]:
             dsn_env=dsn_env,
             baseline=_window(entry["baseline"], "baseline", where) if "baseline" in entry else base.baseline,
             post=_window(entry["post"], "post", where) if "post" in entry else base.post,
+            flip=_flip(entry["flip"], "flip", where) if "flip" in entry else base.flip,
         )
     return environments
 
 
-def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str = "pyproject.toml") -> Settings:
-    """Settings from the ``[tool.sprintgate]`` table and command-line values (``None`` = not given)."""
-    unknown = set(pyproject) - _TOP_KEYS
-    if unknown:
-        raise ConfigError(
-            f"sprintgate: unknown key {sorted(unknown)[0]!r} in [tool.sprintgate] of {source}; known: {', '.join(sorted(_TOP_KEYS))}."
-        )
-    where = f"[tool.sprintgate] in {source}"
-
-    def pick(key: str, default: Any) -> tuple[Any, str]:
-        if cli.get(key) is not None:
-            return cli[key], "from the command line"
-        if key in pyproject:
-            return pyproject[key], f"from {where}"
-        return default, "the default"
-
-    environments = _environments(pyproject.get("environments", {}), source)
-    env_name, env_source = pick("env", DEMO)
-    if env_name not in environments:
-        raise ConfigError(
-            f"sprintgate: --env {env_name!r} is not a known environment ({env_source}); known: {', '.join(environments)}."
-        )
-    env = environments[env_name]
-    for key in ("baseline", "post"):
-        if cli.get(key) is not None:
-            env = Environment(
-                **{
-                    **{f: getattr(env, f) for f in ("name", "dsn_env", "baseline", "post")},
-                    key: _window(cli[key], f"--{key}", "from the command line"),
-                }
-            )
-
-    judging = Judging(
-        confidence=_number(*pick("confidence", 0.90), low=0.5, high=1.0, key="confidence"),
-        seed=int(_number(*pick("seed", Judging().seed), low=0, high=2**32, inclusive=True, key="seed")),
-        min_window_days=_number(*pick("min_window_days", 7.0), low=0, high=366, key="min_window_days"),
-        min_coverage=_number(*pick("min_coverage", 0.9), low=0, high=1, inclusive=True, key="min_coverage"),
-        flag_share=_number(*pick("flag_share", 0.99), low=0.5, high=1, inclusive=True, key="flag_share"),
-    )
-    targets: dict[str, float] = {}
-    table_targets = pyproject.get("targets", {})
-    if not isinstance(table_targets, dict):
+def _targets(table: Any, options: Sequence[str], where: str) -> dict[str, float]:
+    """Goal id -> target, from ``[tool.sprintgate.targets]`` then ``--target ID=VALUE`` options."""
+    if not isinstance(table, dict):
         raise ConfigError(f"sprintgate: targets must be a table of goal id = number ({where}).")
-    for goal_id, value in table_targets.items():
-        targets[goal_id] = _number(value, f"from {where}", key=f"targets.{goal_id}", low=-1e12, high=1e12)
-    for item in cli.get("targets") or ():
+    targets: dict[str, float] = {}
+    for goal_id, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ConfigError(f"sprintgate: targets.{goal_id} = {value!r} is not a number ({where}).")
+        targets[goal_id] = float(value)
+    for item in options:
         goal_id, sep, value = item.partition("=")
         try:
             number = float(value)
@@ -183,14 +186,62 @@ def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str
         if not sep or not goal_id or not math.isfinite(number):
             raise ConfigError(f"sprintgate: --target {item!r} must be GOAL_ID=NUMBER (from the command line).")
         targets[goal_id.strip()] = number
-    scenario, _ = pick("scenario", "rollout_met")
+    return targets
+
+
+def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str = "pyproject.toml") -> Settings:
+    """Settings from the ``[tool.sprintgate]`` table and command-line values (``None`` = not given)."""
+    unknown = set(pyproject) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(
+            f"sprintgate: unknown key {sorted(unknown)[0]!r} in [tool.sprintgate] of {source}; "
+            f"known: {', '.join(sorted(_TOP_KEYS))}."
+        )
+    where = f"from [tool.sprintgate] in {source}"
+
+    def pick(key: str) -> tuple[Any, str] | None:
+        if cli.get(key) is not None:
+            return cli[key], "from the command line"
+        if key in pyproject:
+            return pyproject[key], where
+        return None
+
+    environments = _environments(pyproject.get("environments", {}), source)
+    env_name, env_source = pick("env") or (DEMO, "the default")
+    if env_name not in environments:
+        raise ConfigError(
+            f"sprintgate: --env {env_name!r} is not a known environment ({env_source}); "
+            f"known: {', '.join(environments)}."
+        )
+    env = environments[env_name]
+    if cli.get("baseline") is not None:
+        env = replace(env, baseline=_window(cli["baseline"], "--baseline", "from the command line"))
+    if cli.get("post") is not None:
+        env = replace(env, post=_window(cli["post"], "--post", "from the command line"))
+    if cli.get("flip") is not None:
+        env = replace(env, flip=_flip(cli["flip"], "--flip", "from the command line"))
+
+    numbers: dict[str, float] = {}
+    for key in _NUMBERS:
+        picked = pick(key)
+        if picked is not None:
+            numbers[key] = _number(picked[0], picked[1], key=key)
+    judging_values: dict[str, Any] = {k: v for k, v in numbers.items() if k in _JUDGING_KEYS}
+    if "seed" in judging_values:
+        judging_values["seed"] = int(judging_values["seed"])
+
+    targets = _targets(pyproject.get("targets", {}), cli.get("targets") or (), where)
+    values: dict[str, Any] = {k: v for k, v in numbers.items() if k not in _JUDGING_KEYS}
+    for key in _STRINGS:
+        picked = pick(key)
+        if key != "env" and picked is not None:
+            values[key] = Path(str(picked[0])) if key == "reports_dir" else str(picked[0])
     return Settings(
         env=env,
-        judging=judging,
+        judging=Judging(**judging_values),
         targets=targets,
-        scenario=str(scenario),
-        demo_scale=_number(*pick("demo_scale", 1.0), low=0, high=100, key="demo_scale"),
-        reports_dir=Path(str(pick("reports_dir", "reports")[0])),
-        statement_timeout_s=_number(*pick("statement_timeout_s", 300.0), low=0, high=86400, key="statement_timeout_s"),
-        connect_timeout_s=_number(*pick("connect_timeout_s", 10.0), low=0, high=3600, key="connect_timeout_s"),
+        staging_results=Path(cli["staging_results"]) if cli.get("staging_results") else None,
+        force=cli.get("force"),
+        change_record=cli.get("change_record"),
+        **values,
     )

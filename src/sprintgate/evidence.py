@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -19,6 +19,8 @@ from sprintgate import contract
 from sprintgate.queries import load_query
 from sprintgate.stats import Histogram
 from sprintgate.windows import Window
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,12 @@ class Proportion:
     def rate(self) -> float | None:
         return self.hits / self.n if self.n else None
 
+    def __add__(self, other: Proportion) -> Proportion:
+        return Proportion(hits=self.hits + other.hits, n=self.n + other.n)
+
+
+_NONE = Proportion(hits=0, n=0)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WindowEvidence:
@@ -58,12 +66,54 @@ class WindowEvidence:
     job_success: Proportion
     inline_timeout: Proportion
     attempts_per_booking: Histogram
+    attempt_success: Proportion
+    attempt_reasons: Mapping[str, int]
+    demand_by_hour: Mapping[int, int]
+    demand_by_restaurant: Mapping[str, int]
     first_at: datetime | None
     last_at: datetime | None
     queries: tuple[QueryRun, ...] = field(default=())
 
     def count(self, *event_types: str) -> int:
         return sum(self.events.get(t, 0) for t in event_types)
+
+    def merge(self, other: WindowEvidence) -> WindowEvidence:
+        """The evidence of two adjacent windows as one (counts and histograms add up)."""
+        if self.window.end != other.window.start:
+            raise ValueError(f"only adjacent windows merge, got {self.window} and {other.window}")
+        return WindowEvidence(
+            window=Window(self.window.start, other.window.end),
+            events=_add(self.events, other.events),
+            flags=_add(self.flags, other.flags),
+            durations={k: self.durations[k].merge(other.durations[k]) for k in self.durations},
+            excluded={
+                k: _add(self.excluded.get(k, {}), other.excluded.get(k, {}))
+                for k in sorted(set(self.excluded) | set(other.excluded))
+            },
+            cache_hit=self.cache_hit + other.cache_hit,
+            cache_hit_by_reason={
+                k: self.cache_hit_by_reason.get(k, _NONE) + other.cache_hit_by_reason.get(k, _NONE)
+                for k in sorted(set(self.cache_hit_by_reason) | set(other.cache_hit_by_reason))
+            },
+            quote_error=self.quote_error + other.quote_error,
+            job_success=self.job_success + other.job_success,
+            inline_timeout=self.inline_timeout + other.inline_timeout,
+            attempts_per_booking=self.attempts_per_booking.merge(other.attempts_per_booking),
+            attempt_success=self.attempt_success + other.attempt_success,
+            attempt_reasons=_add(self.attempt_reasons, other.attempt_reasons),
+            demand_by_hour=_add(self.demand_by_hour, other.demand_by_hour),
+            demand_by_restaurant=_add(self.demand_by_restaurant, other.demand_by_restaurant),
+            first_at=self.first_at or other.first_at,
+            last_at=other.last_at or self.last_at,
+            queries=self.queries + other.queries,
+        )
+
+
+def _add(a: Mapping[K, int], b: Mapping[K, int]) -> dict[K, int]:
+    merged = dict(a)
+    for key, value in b.items():
+        merged[key] = merged.get(key, 0) + value
+    return merged
 
 
 def _run(
@@ -78,6 +128,21 @@ def _run(
     return rows, QueryRun(name, shown, time.perf_counter() - started, len(rows))
 
 
+def fetch_run_evidence(connection: psycopg.Connection[Any], baseline: Window, post: Window) -> Evidence:
+    """Both windows; BASELINE is fetched as its two halves and merged, so the placebo check costs no
+    extra pass. Also asks for the newest event in the table (one index probe per event type)."""
+    first, second = (fetch_evidence(connection, half) for half in baseline.halves())
+    rows, newest = _run(connection, "newest_event", {"event_types": list(contract.EVENT_TYPES)})
+    merged = first.merge(second)
+    return Evidence(
+        baseline=replace(merged, queries=(*merged.queries, newest)),
+        post=fetch_evidence(connection, post),
+        baseline_halves=(first, second),
+        newest_event_at=rows[0][0],
+        checked_at=rows[0][1],
+    )
+
+
 def fetch_evidence(connection: psycopg.Connection[Any], window: Window) -> WindowEvidence:
     """Run the evidence queries for ``window`` and assemble their rows."""
     params = {"start": window.start, "end": window.end}
@@ -90,7 +155,7 @@ def fetch_evidence(connection: psycopg.Connection[Any], window: Window) -> Windo
     return assemble(window, rows, attempt_rows, queries=(main, attempts))
 
 
-def assemble(
+def assemble(  # noqa: PLR0912 - one branch per section of window_evidence.sql, side by side on purpose
     window: Window,
     rows: list[tuple[Any, ...]],
     attempt_rows: list[tuple[Any, ...]],
@@ -103,10 +168,14 @@ def assemble(
     buckets: dict[str, list[tuple[int, int]]] = defaultdict(list)
     excluded: dict[str, Counter[str]] = defaultdict(Counter)
     cache: dict[str, Counter[str]] = defaultdict(Counter)
-    errors: Counter[str] = Counter()
+    status: dict[str, Counter[str]] = defaultdict(Counter)
+    attempt_reasons: Counter[str] = Counter()
+    by_hour: Counter[int] = Counter()
+    by_restaurant: Counter[str] = Counter()
     firsts, lasts = [], []
     measure_of = {t: m for m, types in contract.DURATION_SOURCES.items() for t in types}
     measure_of[contract.ATTEMPT] = "attempts_per_booking"
+    demand = set(contract.DEMAND_EVENTS)
     for section, event_type, label, detail, bucket, count, first_at, last_at in rows:
         n = int(count)
         if section == "flags":
@@ -121,17 +190,26 @@ def assemble(
                     buckets[measure].append((int(bucket), n))
             else:
                 excluded[measure][label] += n
-        elif section == "cache" and event_type == contract.QUOTE:
+        elif section == "reason" and event_type == contract.QUOTE:
             if label == "malformed":
                 excluded["cache_hit"]["cache_hit_not_boolean"] += n
             else:
                 cache[detail][label] += n
-        elif section == "error" and label is not None:
-            errors[label] += n
+        elif section == "reason" and event_type == contract.ATTEMPT:
+            attempt_reasons[detail] += n
+        elif section == "status" and label is not None:
+            status[event_type][label] += n
+        elif section == "hour" and event_type in demand:
+            by_hour[int(bucket)] += n
+        elif section == "restaurant" and event_type in demand:
+            by_restaurant[label] += n
     if flags.get("malformed"):
         excluded["flags"]["flags_malformed"] += flags["malformed"]
+    errors, attempts = status[contract.QUOTE], status[contract.ATTEMPT]
     if errors.get("malformed"):
         excluded["quote_error"]["error_not_text"] += errors["malformed"]
+    if attempts.get("malformed"):
+        excluded["attempt_success"]["success_not_boolean"] += attempts["malformed"]
     by_reason = {
         reason: Proportion(hits=c.get("true", 0), n=c.get("true", 0) + c.get("false", 0))
         for reason, c in sorted(cache.items())
@@ -152,7 +230,28 @@ def assemble(
             hits=events.get(contract.INLINE_TIMEOUT, 0), n=sum(events.get(t, 0) for t in contract.INLINE_OUTCOMES)
         ),
         attempts_per_booking=Histogram.from_pairs((float(a), int(b)) for a, b in attempt_rows),
+        attempt_success=Proportion(
+            hits=attempts.get("success", 0), n=attempts.get("success", 0) + attempts.get("failure", 0)
+        ),
+        attempt_reasons=dict(attempt_reasons),
+        demand_by_hour=dict(sorted(by_hour.items())),
+        demand_by_restaurant=dict(by_restaurant),
         first_at=min(firsts) if firsts else None,
         last_at=max(lasts) if lasts else None,
         queries=queries,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Both windows, with what tells whether they can be trusted: BASELINE's two halves (for the
+    placebo check), the newest event in the table and when that was asked (for late data)."""
+
+    baseline: WindowEvidence
+    post: WindowEvidence
+    baseline_halves: tuple[WindowEvidence, WindowEvidence] | None = None
+    newest_event_at: datetime | None = None
+    checked_at: datetime | None = None
+
+    def window(self, name: str) -> WindowEvidence:
+        return self.baseline if name == "BASELINE" else self.post

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,20 @@ import psycopg
 from sprintgate import contract
 from sprintgate.config import DEMO, ConfigError, Settings
 from sprintgate.database import DatabaseError, Dsn, connect
-from sprintgate.evidence import fetch_evidence
+from sprintgate.evidence import Evidence, fetch_run_evidence
 from sprintgate.fixturedb import create_schema, load_events
-from sprintgate.goals import PRECONDITIONS, Evidence, Goal, PreconditionCheck, check_preconditions, judge
+from sprintgate.goals import Goal
+from sprintgate.preconditions import PRECONDITIONS, PreconditionCheck, check_preconditions, judge
+from sprintgate.queries import load_query
 from sprintgate.results import GoalResult
 from sprintgate.server import ThrowawayServer
 from sprintgate.synthetic import load_scenario
 from sprintgate.verdict import Verdict
 from sprintgate.windows import Window
+
+
+class GateError(RuntimeError):
+    """The gate cannot judge this run (the flip cannot be found, ...): one line, never a PASS."""
 
 
 class GoalNotMet(AssertionError):
@@ -45,24 +52,46 @@ class GoalInconclusive(Exception):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunInfo:
-    """What reproduces a run; printed in the report header and written into every report."""
+    """What reproduces a run; printed in the report header and written into every report.
+
+    The windows are ``None`` until the gate opens when they come from ``--flip=auto``.
+    """
 
     env: str
     source: str
-    baseline: Window
-    post: Window
+    baseline: Window | None
+    post: Window | None
     confidence: float
     seed: int
     versions: Mapping[str, str]
+    flip: str | None = None
+    change_record: str | None = None
+    change_record_url: str | None = None
+    forced: str | None = None
+    notes: tuple[str, ...] = ()
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    @property
+    def windows(self) -> str:
+        if self.baseline is None or self.post is None:
+            return "BASELINE and POST from the flag flip found in the telemetry (--flip=auto)"
+        return f"BASELINE {self.baseline} POST {self.post} (half-open, UTC)"
+
     def lines(self) -> list[str]:
-        return [
+        lines = [
             f"sprintgate: env={self.env} source={self.source}",
-            f"sprintgate: BASELINE {self.baseline} POST {self.post} (half-open, UTC)",
+            f"sprintgate: {self.windows}" + (f" flip={self.flip}" if self.flip else ""),
             f"sprintgate: confidence={self.confidence:g} seed={self.seed} "
             + " ".join(f"{k}={v}" for k, v in self.versions.items()),
         ]
+        if self.change_record:
+            lines.append(
+                f"sprintgate: change record {self.change_record}"
+                + (f" ({self.change_record_url})" if self.change_record_url else "")
+            )
+        if self.forced:
+            lines.append(f"sprintgate: FORCED without a passing staging run: {self.forced}")
+        return lines + [f"sprintgate: {note}" for note in self.notes]
 
 
 def versions(root: Path) -> dict[str, str]:
@@ -120,7 +149,9 @@ class Gate:
         if goal.id not in self.results:
             configured = self.settings.targets.get(goal.id)
             goal = goal if configured is None else goal.with_target(configured)
-            self.results[goal.id] = judge(goal, self.evidence, self.settings.judging, self.checks)
+            self.results[goal.id] = judge(
+                goal, self.evidence, self.settings.judging, self.checks, family_size=len(self.goals)
+            )
         return self.results[goal.id]
 
     def precondition(self, name: str) -> GoalResult:
@@ -145,15 +176,22 @@ class Gate:
         return self.enforce(self.precondition(name))
 
 
+def derive_windows(flip: datetime, days: float, warmup_hours: float) -> tuple[Window, Window]:
+    """BASELINE = the ``days`` before the flip; POST = the ``days`` after a warm-up that follows it."""
+    length, warmup = timedelta(days=days), timedelta(hours=warmup_hours)
+    return Window(flip - length, flip), Window(flip + warmup, flip + warmup + length)
+
+
 class Telemetry:
     """The database behind one run: the embedded demo (started and loaded here) or a real one."""
 
     def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
         self.settings = settings
-        self._server: Any = None
+        self._server: ThrowawayServer | None = None
+        self.notes: list[str] = []
         env = settings.env
+        self.dsn: Dsn | None = None
         if env.name == DEMO:
-            self.dsn: Dsn | None = None
             return
         assert env.dsn_env is not None
         value = (os.environ if environ is None else environ).get(env.dsn_env, "")
@@ -163,25 +201,34 @@ class Telemetry:
                 f"[tool.sprintgate.environments.{env.name}] in pyproject.toml."
             )
         self.dsn = Dsn(value)
-        if env.baseline is None or env.post is None:
+        if env.flip is None and (env.baseline is None or env.post is None):
             missing = "baseline" if env.baseline is None else "post"
             raise ConfigError(
-                f"sprintgate: no {missing.upper()} window for env {env.name!r}; pass --{missing} START/END "
-                f"or set {missing} in [tool.sprintgate.environments.{env.name}] in pyproject.toml."
+                f"sprintgate: no {missing.upper()} window for env {env.name!r}; pass --{missing} START/END or "
+                f"--flip TIME|auto, or set {missing} or flip in [tool.sprintgate.environments.{env.name}] in pyproject.toml."
             )
 
     @property
     def secrets(self) -> tuple[str, ...]:
         return () if self.dsn is None else self.dsn.secrets
 
-    def windows(self) -> tuple[Window, Window]:
+    def _flip(self) -> datetime | str | None:
         env = self.settings.env
-        if env.name == DEMO and (env.baseline is None or env.post is None):
-            scenario = load_scenario(self.settings.scenario)
-            return env.baseline or scenario.baseline_window, env.post or scenario.post_window
-        assert env.baseline is not None
-        assert env.post is not None
-        return env.baseline, env.post
+        if env.flip is None and env.name == DEMO:
+            return load_scenario(self.settings.scenario).flip
+        return env.flip
+
+    def planned_windows(self) -> tuple[Window | None, Window | None]:
+        """The windows as far as they are known before connecting (``--flip=auto`` is found later)."""
+        env, flip = self.settings.env, self._flip()
+        derived: tuple[Window | None, Window | None] = (None, None)
+        if isinstance(flip, datetime):
+            derived = derive_windows(flip, self.settings.window_days, self.settings.warmup_hours)
+        return env.baseline or derived[0], env.post or derived[1]
+
+    def flip_label(self) -> str | None:
+        flip = self.settings.env.flip
+        return None if flip is None else (flip if isinstance(flip, str) else flip.isoformat())
 
     def source(self) -> str:
         if self.dsn is not None:
@@ -198,10 +245,27 @@ class Telemetry:
             load_events(owner, self.settings.scenario, scale=self.settings.demo_scale, seed=self.settings.judging.seed)
         return Dsn(self._server.conninfo("sprintgate_demo"))
 
+    def _resolve_windows(self, connection: psycopg.Connection[Any]) -> tuple[Window, Window]:
+        baseline, post = self.planned_windows()
+        if baseline is not None and post is not None:
+            return baseline, post
+        now = datetime.now(UTC)
+        search = Window(now - timedelta(days=self.settings.flip_search_days), now)
+        flip = find_flip(connection, search)
+        if flip is None:
+            raise GateError(
+                f"sprintgate: --flip=auto found no event with both {' and '.join(contract.FLAG_NAMES)} on in {search}: "
+                "flag off vs flag still off; confirm the deployment enables the flags, or pass --flip TIME."
+            )
+        self.notes.append(
+            f"flip found at {flip.isoformat()} (the first event with both flags on, searched in {search})"
+        )
+        derived = derive_windows(flip, self.settings.window_days, self.settings.warmup_hours)
+        return baseline or derived[0], post or derived[1]
+
     def fetch(self) -> Evidence:
         """Both windows' evidence; every database fault becomes one :class:`DatabaseError` line."""
         dsn = self.dsn or self._open_demo()
-        baseline, post = self.windows()
         connection = connect(
             dsn,
             statement_timeout_s=self.settings.statement_timeout_s,
@@ -210,7 +274,11 @@ class Telemetry:
         message = None
         try:
             with connection:
-                return Evidence(fetch_evidence(connection, baseline), fetch_evidence(connection, post))
+                baseline, post = self._resolve_windows(connection)
+                missing_index = index_advice(connection)
+                if missing_index:
+                    self.notes.append(missing_index)
+                return fetch_run_evidence(connection, baseline, post)
         except psycopg.Error as error:
             message = describe_fault(error, dsn)
         raise DatabaseError(message)
@@ -219,3 +287,24 @@ class Telemetry:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+
+def find_flip(connection: psycopg.Connection[Any], search: Window) -> datetime | None:
+    """The first event with both flags on in ``search``."""
+    text, params = load_query("flag_flip").bind(
+        {"start": search.start, "end": search.end, "event_types": list(contract.EVENT_TYPES)}
+    )
+    row = connection.execute(text, params).fetchone()
+    return None if row is None else row[0]
+
+
+def index_advice(connection: psycopg.Connection[Any]) -> str | None:
+    """A warning with the statement to run when the table lacks an (event_type, created_at) index."""
+    text, params = load_query("table_indexes").bind({"table": contract.TABLE})
+    definitions = [row[0] for row in connection.execute(text, params).fetchall()]
+    if any(re.search(r"\(\s*event_type\s*,\s*created_at\b", d) for d in definitions):
+        return None
+    return (
+        f"WARNING: {contract.TABLE} has no index on (event_type, created_at), so every evidence query scans the "
+        f"table; create it with: create index concurrently on {contract.TABLE} (event_type, created_at);"
+    )

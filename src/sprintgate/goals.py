@@ -1,19 +1,19 @@
-"""Goals and how they are judged: a metric, a target, the one decision rule, and the preconditions.
+"""Goals: a metric, a target, and the interval that the one decision rule turns into a verdict.
 
-A goal module in ``goals/`` declares a :class:`Goal`; :func:`judge` measures it on the evidence of
-both windows, decides with :func:`sprintgate.verdict.decide`, and then applies the preconditions:
-a precondition that is not met turns a PASS into INCONCLUSIVE, never a confident FAIL into anything.
+A goal module in ``goals/`` declares a :class:`Goal`; :func:`judge_statistics` measures it on the
+evidence of both windows and decides with :func:`sprintgate.verdict.decide`.
+:mod:`sprintgate.preconditions` then applies the placebo check and the preconditions.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from sprintgate import contract, stats
-from sprintgate.evidence import Proportion, WindowEvidence
+from sprintgate.evidence import Evidence, Proportion, WindowEvidence
 from sprintgate.results import GoalResult, Kind, Observation
 from sprintgate.verdict import Better, Verdict, decide
 
@@ -27,17 +27,12 @@ class Judging:
     min_window_days: float = 7.0
     min_coverage: float = 0.9
     flag_share: float = 0.99
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """Both windows."""
-
-    baseline: WindowEvidence
-    post: WindowEvidence
-
-    def window(self, name: str) -> WindowEvidence:
-        return self.baseline if name == "BASELINE" else self.post
+    late_slack_hours: float = 1.0
+    max_volume_ratio: float = 1.5
+    max_mix_distance: float = 0.1
+    max_reason_distance: float = 0.2
+    max_restaurant_distance: float = 0.2
+    placebo_alpha: float = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,18 +296,6 @@ class Goal:
         return Goal(id=self.id, kind=self.kind, title=self.title, text=self.text, metric=self.metric, target=target)
 
 
-@dataclass(frozen=True, slots=True)
-class PreconditionCheck:
-    """A precondition's own result and, per goal, whether it holds for that goal."""
-
-    result: GoalResult
-    missing_for: Mapping[str, str] = field(default_factory=dict)  # goal id -> reason (telemetry only)
-
-    @property
-    def met(self) -> bool:
-        return self.result.verdict is Verdict.PASS
-
-
 def _more_events(measurement: Measurement, threshold: float, better: Better, n: int, log_scale: bool) -> int | None:
     """Roughly how many more events per window would likely give a decision: the interval narrows
     as 1/sqrt(n), so it needs (half width / distance to the threshold)^2 times the sample."""
@@ -390,241 +373,20 @@ def judge_statistics(goal: Goal, evidence: Evidence, judging: Judging) -> GoalRe
     return result(verdict, "straddles_target", f"{shown} straddles {limit}{hint}.", more)
 
 
-# -- preconditions ---------------------------------------------------------------------------------
-
-FLAGS_ENABLED = "flags_enabled"
-TELEMETRY_PRESENT = "telemetry_present"
-WINDOW_SUFFICIENT = "window_sufficient"
-PRECONDITIONS = (FLAGS_ENABLED, TELEMETRY_PRESENT, WINDOW_SUFFICIENT)
-
-NOTHING_OBSERVED = Observation(None, 0)
-
-PRECONDITION_TITLES = {
-    FLAGS_ENABLED: "Flags on in POST, off in BASELINE",
-    TELEMETRY_PRESENT: "Telemetry present in both windows",
-    WINDOW_SUFFICIENT: "Windows long enough and of equal length",
-}
-
-
-def _precondition(
-    name: str,
-    verdict: Verdict,
-    reason_code: str | None,
-    reason: str,
-    *,
-    estimate: float | None = None,
-    target: float | None = None,
-    baseline: Observation = NOTHING_OBSERVED,
-    post: Observation = NOTHING_OBSERVED,
-    details: Mapping[str, object] | None = None,
-) -> GoalResult:
-    return GoalResult(
-        goal=name,
-        kind=Kind.PRECONDITION,
-        title=PRECONDITION_TITLES[name],
-        statistic=name,
-        verdict=verdict,
-        estimate=estimate,
-        interval=None,
-        target=target,
-        baseline=baseline,
-        post=post,
-        reason_code=reason_code,
-        reason=reason,
-        details=dict(details or {}),
-    )
-
-
-def check_flags(evidence: Evidence, judging: Judging) -> PreconditionCheck:
-    """POST events carry both flags on and BASELINE events carry them off (among events with flags)."""
-
-    def share(window: WindowEvidence, state: str) -> tuple[float | None, int]:
-        carrying = sum(window.flags.get(s, 0) for s in ("on", "off", "mixed"))
-        return (window.flags.get(state, 0) / carrying if carrying else None), carrying
-
-    post_on, post_n = share(evidence.post, "on")
-    base_off, base_n = share(evidence.baseline, "off")
-    details = {"baseline": dict(evidence.baseline.flags), "post": dict(evidence.post.flags)}
-    observations = {"baseline": Observation(base_off, base_n), "post": Observation(post_on, post_n)}
-    flags = " and ".join(contract.FLAG_NAMES)
-    if post_on is None or post_on < judging.flag_share:
-        seen = (
-            "no POST event carries the flags"
-            if post_on is None
-            else f"only {post_on:.1%} of {post_n:,} POST events that carry flags have both on"
-        )
-        return PreconditionCheck(
-            _precondition(
-                FLAGS_ENABLED,
-                Verdict.FAIL,
-                "flags_off",
-                f"Flag off vs flag still off: {seen} (need {judging.flag_share:.0%}); confirm the deployment enables {flags} before judging.",
-                estimate=post_on,
-                target=judging.flag_share,
-                details=details,
-                **observations,
-            )
-        )
-    if base_off is not None and base_off < judging.flag_share:
-        return PreconditionCheck(
-            _precondition(
-                FLAGS_ENABLED,
-                Verdict.FAIL,
-                "flags_on_in_baseline",
-                f"BASELINE is not a flag-off window: only {base_off:.1%} of {base_n:,} BASELINE events that carry flags have both off; move the BASELINE window before the flip.",
-                estimate=post_on,
-                target=judging.flag_share,
-                details=details,
-                **observations,
-            )
-        )
-    return PreconditionCheck(
-        _precondition(
-            FLAGS_ENABLED,
-            Verdict.PASS,
-            None,
-            f"{post_on:.1%} of {post_n:,} POST events carry both flags on"
-            + (
-                f"; {base_off:.1%} of {base_n:,} BASELINE events carry them off."
-                if base_off is not None
-                else "; BASELINE events predate the flags."
-            ),
-            estimate=post_on,
-            target=judging.flag_share,
-            details=details,
-            **observations,
-        )
-    )
-
-
-def _event_name(types: tuple[str, ...]) -> str:
-    if len(types) == 1:
-        return types[0]
-    family = types[0].rsplit(".", 1)[0]
-    return f"{family}.* ({', '.join(t.rsplit('.', 1)[1] for t in types)})"
-
-
-def check_telemetry(evidence: Evidence, goals: Sequence[Goal]) -> PreconditionCheck:
-    """Every event type a goal needs has events in the windows it needs them in."""
-    missing_for: dict[str, str] = {}
-    gaps: dict[str, dict[str, list[str]]] = {}  # event name -> window -> goal ids
-    for goal in goals:
-        empty: dict[str, list[str]] = {}
-        for window, types in goal.metric.needs().items():
-            if evidence.window(window).count(*types) == 0:
-                empty.setdefault(_event_name(types), []).append(window)
-                gaps.setdefault(_event_name(types), {}).setdefault(window, []).append(goal.id)
-        if empty:
-            missing_for[goal.id] = "instrumentation missing: " + "; ".join(
-                f"no {name} events in the {' and '.join(windows)} window{'s' if len(windows) > 1 else ''}"
-                for name, windows in empty.items()
-            )
-    if not gaps:
-        return PreconditionCheck(
-            _precondition(
-                TELEMETRY_PRESENT, Verdict.PASS, None, "Every event type the goals need has events in both windows."
-            )
-        )
-    listed = "; ".join(
-        f"no {name} events in the {window} window (needed by {', '.join(ids)})"
-        for name, windows in gaps.items()
-        for window, ids in windows.items()
-    )
-    return PreconditionCheck(
-        _precondition(
-            TELEMETRY_PRESENT,
-            Verdict.FAIL,
-            "instrumentation_missing",
-            f"Instrumentation missing: {listed}; fix the event writes, then rerun.",
-            estimate=float(sum(len(w) for w in gaps.values())),
-            details={"missing": [f"{name}@{window}" for name, windows in gaps.items() for window in windows]},
-        ),
-        missing_for,
-    )
-
-
-def check_windows(evidence: Evidence, judging: Judging) -> PreconditionCheck:
-    """Both windows span at least the minimum, have equal length, and their data covers them."""
-    base, post = evidence.baseline.window, evidence.post.window
-    problems = []
-    for name, window in (("BASELINE", base), ("POST", post)):
-        if window.days < judging.min_window_days:
-            problems.append(
-                (
-                    "window_too_short",
-                    f"the {name} window spans {window.days:.2f} days, "
-                    f"{judging.min_window_days - window.days:.2f} fewer than the {judging.min_window_days:g} required",
-                )
-            )
-    if abs(base.days - post.days) > 1 / 24:
-        problems.append(("windows_unequal", f"BASELINE spans {base.days:.2f} days but POST {post.days:.2f}"))
-    for name, window_evidence in (("BASELINE", evidence.baseline), ("POST", evidence.post)):
-        first, last = window_evidence.first_at, window_evidence.last_at
-        covered = 0.0 if first is None or last is None else (last - first).total_seconds() / 86400
-        if covered < judging.min_coverage * window_evidence.window.days:
-            problems.append(
-                (
-                    "window_not_covered",
-                    f"events in the {name} window cover only {covered:.2f} of its "
-                    f"{window_evidence.window.days:.2f} days",
-                )
-            )
-    details = {"baseline_days": base.days, "post_days": post.days}
-    if problems:
-        return PreconditionCheck(
-            _precondition(
-                WINDOW_SUFFICIENT,
-                Verdict.INCONCLUSIVE,
-                problems[0][0],
-                "Not enough time to judge: "
-                + "; ".join(p for _, p in problems)
-                + ". Wait for more data or widen the windows.",
-                estimate=min(base.days, post.days),
-                target=judging.min_window_days,
-                details=details,
-            )
-        )
-    return PreconditionCheck(
-        _precondition(
-            WINDOW_SUFFICIENT,
-            Verdict.PASS,
-            None,
-            f"Both windows span {base.days:g} days (minimum {judging.min_window_days:g}) and their events cover them.",
-            estimate=min(base.days, post.days),
-            target=judging.min_window_days,
-            details=details,
-        )
-    )
-
-
-def check_preconditions(evidence: Evidence, goals: Sequence[Goal], judging: Judging) -> dict[str, PreconditionCheck]:
-    return {
-        TELEMETRY_PRESENT: check_telemetry(evidence, goals),
-        FLAGS_ENABLED: check_flags(evidence, judging),
-        WINDOW_SUFFICIENT: check_windows(evidence, judging),
-    }
-
-
-def apply_preconditions(result: GoalResult, checks: Mapping[str, PreconditionCheck]) -> GoalResult:
-    """A goal's final verdict: an unmet precondition turns PASS (or a weaker INCONCLUSIVE) into an
-    INCONCLUSIVE with the precondition's reason; a confident FAIL stays FAIL, with the note."""
-    unmet: list[tuple[str, str]] = []
-    telemetry = checks[TELEMETRY_PRESENT].missing_for.get(result.goal)
-    if telemetry:
-        unmet.append(("instrumentation_missing", telemetry[0].upper() + telemetry[1:]))
-    for name in (FLAGS_ENABLED, WINDOW_SUFFICIENT):
-        check = checks[name]
-        if not check.met:
-            unmet.append((check.result.reason_code or name, check.result.reason))
-    if not unmet:
-        return result
-    code, why = unmet[0]
-    if result.verdict is Verdict.FAIL:
-        return replace(result, reason=f"{result.reason} (Also, precondition not met: {why})")
-    measured = "" if result.reason_code == "no_data" else f" Measured: {result.reason}"
-    return replace(result, verdict=Verdict.INCONCLUSIVE, reason_code=code, reason=f"{why.rstrip('.')}.{measured}")
-
-
-def judge(goal: Goal, evidence: Evidence, judging: Judging, checks: Mapping[str, PreconditionCheck]) -> GoalResult:
-    """The final verdict on ``goal``."""
-    return apply_preconditions(judge_statistics(goal, evidence, judging), checks)
+def placebo_estimate(
+    metric: Metric, first: WindowEvidence, second: WindowEvidence, level: float, seed: int
+) -> tuple[stats.Estimate, float]:
+    """The change in ``metric``'s measure from the first to the second half of BASELINE, and the value
+    that means "no change". Ratios for durations and means, differences for rates."""
+    if isinstance(metric, QuantileRatio | QuantileBudget):
+        return stats.quantile_ratio_interval(
+            second.durations[metric.measure], first.durations[metric.measure], metric.q, level, seed=seed
+        ), 1.0
+    if isinstance(metric, MeanRatio):
+        return stats.mean_ratio_interval(
+            second.attempts_per_booking.moments(), first.attempts_per_booking.moments(), level
+        ), 1.0
+    if isinstance(metric, ProportionCeiling | ProportionChange):
+        a, b = _proportion(second, metric.measure), _proportion(first, metric.measure)
+        return stats.proportion_difference_interval(a.hits, a.n, b.hits, b.n, level), 0.0
+    raise TypeError(f"sprintgate: no placebo comparison for {type(metric).__name__}")

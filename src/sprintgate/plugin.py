@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import allure
@@ -17,9 +18,10 @@ import pytest
 
 from sprintgate.config import ConfigError, Settings, read_pyproject, resolve
 from sprintgate.database import DatabaseError, scrub
-from sprintgate.gate import Gate, GoalInconclusive, GoalNotMet, RunInfo, Telemetry, versions
+from sprintgate.gate import Gate, GateError, GoalInconclusive, GoalNotMet, RunInfo, Telemetry, versions
 from sprintgate.goals import Goal
-from sprintgate.report import overall_verdict, summary_markdown, write_atomically, write_reports
+from sprintgate.promotion import staging_blocker
+from sprintgate.report import combined_summary, overall_verdict, summary_markdown, write_atomically, write_reports
 from sprintgate.results import GoalResult, Kind
 from sprintgate.server import ServerError
 from sprintgate.verdict import Verdict
@@ -27,7 +29,7 @@ from sprintgate.verdict import Verdict
 #: Exit code when nothing failed or errored but some goal is INCONCLUSIVE: wait for more data
 #: (EX_TEMPFAIL in sysexits.h, "try again later").
 EXIT_INCONCLUSIVE = 75
-_FAULTS = (DatabaseError, ServerError, ConfigError)
+_FAULTS = (DatabaseError, ServerError, ConfigError, GateError)
 
 
 @dataclass
@@ -59,7 +61,14 @@ class _State:
         except _FAULTS as error:
             self.fault = scrub(str(error), self.secrets)
             raise
-        self.gate = _PytestGate(evidence=evidence, settings=self.settings, goals=self.goals, info=self.info)
+        info = replace(
+            self.info,
+            baseline=evidence.baseline.window,
+            post=evidence.post.window,
+            notes=(*self.info.notes, *self.telemetry.notes),
+        )
+        self.info = info
+        self.gate = _PytestGate(evidence=evidence, settings=self.settings, goals=self.goals, info=info)
         return self.gate
 
 
@@ -87,6 +96,8 @@ def _to_allure(gate: Gate, title: str, text: str, result: GoalResult) -> None:
     allure.dynamic.severity(  # type: ignore[no-untyped-call]
         allure.severity_level.CRITICAL if result.kind is not Kind.GOAL else allure.severity_level.NORMAL
     )
+    if gate.info.change_record_url:
+        allure.dynamic.link(gate.info.change_record_url, name=gate.info.change_record)  # type: ignore[no-untyped-call]
     for name, value in (
         ("env", gate.info.env),
         ("baseline", str(gate.info.baseline)),
@@ -104,6 +115,22 @@ def _to_allure(gate: Gate, title: str, text: str, result: GoalResult) -> None:
         name="summary.md",
         attachment_type=allure.attachment_type.TEXT,
     )
+
+
+_OPTIONS = (
+    "env",
+    "scenario",
+    "baseline",
+    "post",
+    "flip",
+    "confidence",
+    "targets",
+    "demo_scale",
+    "reports_dir",
+    "staging_results",
+    "force",
+    "change_record",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,6 +153,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--post", dest="sprintgate_post", metavar="START/END", help="POST window, ISO 8601, UTC, half-open."
+    )
+    group.addoption(
+        "--flip",
+        dest="sprintgate_flip",
+        metavar="TIME|auto",
+        help="the flag flip: BASELINE is the window before it, POST the window after the warm-up; "
+        "auto finds it from the first events with both flags on.",
+    )
+    group.addoption(
+        "--staging-results",
+        dest="sprintgate_staging_results",
+        metavar="PATH",
+        help="the staging results.json a production run requires (default reports/staging/results.json).",
+    )
+    group.addoption(
+        "--force",
+        dest="sprintgate_force",
+        metavar="REASON",
+        help="run production without a passing staging run; the reason is recorded in every report.",
+    )
+    group.addoption(
+        "--change-record",
+        dest="sprintgate_change_record",
+        metavar="ID",
+        help="the change record this run belongs to (in the reports and as an Allure link).",
     )
     group.addoption(
         "--confidence",
@@ -157,10 +209,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    options = {
-        key: config.getoption(f"sprintgate_{key}")
-        for key in ("env", "scenario", "baseline", "post", "confidence", "targets", "demo_scale", "reports_dir")
-    }
+    options = {key: config.getoption(f"sprintgate_{key}") for key in _OPTIONS}
     pyproject = config.rootpath / "pyproject.toml"
     try:
         settings = resolve(read_pyproject(pyproject), options, source=str(pyproject))
@@ -187,20 +236,51 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         raise pytest.UsageError(
             f"sprintgate: target {unknown[0]!r} names no collected goal (from --target or [tool.sprintgate.targets]); known: {', '.join(sorted(state.goals))}."
         )
+    settings = state.settings
     try:
-        state.telemetry = Telemetry(state.settings)
-        baseline, post = state.telemetry.windows()
+        state.telemetry = Telemetry(settings)
+        baseline, post = state.telemetry.planned_windows()
     except (ConfigError, KeyError) as error:
         raise pytest.UsageError(str(error).strip("'\"")) from None
+    forced = _promotion(state)
+    url = None
+    if settings.change_record and settings.change_record_url:
+        url = settings.change_record_url.replace("{id}", settings.change_record)
     state.info = RunInfo(
-        env=state.settings.env.name,
+        env=settings.env.name,
         source=state.telemetry.source(),
         baseline=baseline,
         post=post,
-        confidence=state.settings.judging.confidence,
-        seed=state.settings.judging.seed,
+        confidence=settings.judging.confidence,
+        seed=settings.judging.seed,
         versions=versions(state.root),
+        flip=state.telemetry.flip_label(),
+        change_record=settings.change_record,
+        change_record_url=url,
+        forced=forced,
     )
+
+
+def _promotion(state: _State) -> str | None:
+    """Production runs only after a passing staging run (or with --force REASON, which is recorded)."""
+    settings = state.settings
+    if settings.force is not None and not settings.force.strip():
+        raise pytest.UsageError(
+            "sprintgate: --force needs a reason, e.g. --force 'staging DB down, approved by CAB-123'."
+        )
+    if settings.env.name != "production":
+        return None
+    path = settings.staging_results or state.root / settings.reports_dir / "staging" / "results.json"
+    targets = {goal_id: settings.targets.get(goal_id, goal.target) for goal_id, goal in state.goals.items()}
+    blocker = staging_blocker(path, targets, max_age_hours=settings.staging_max_age_hours, now=datetime.now(UTC))
+    if blocker is None:
+        return None
+    if settings.force is None:
+        raise pytest.UsageError(
+            f"sprintgate: --env production refused: {blocker}; a production run needs a passing staging run of the "
+            "same goals and flags (override with --force 'REASON', which is recorded in the reports)."
+        )
+    return f"{settings.force} (overrode: {blocker})"
 
 
 def pytest_report_collectionfinish(config: pytest.Config, start_path: Path, items: Sequence[pytest.Item]) -> list[str]:
@@ -288,12 +368,14 @@ def _write_reports(state: _State, results: list[GoalResult], verdict: str) -> No
     assert state.info is not None
     directory = state.root / state.settings.reports_dir / state.settings.env.name
     if state.gate is None:
-        document = {
+        document: dict[str, object] = {
             "env": state.info.env,
             "generated_at": state.info.generated_at.isoformat(),
             "source": state.info.source,
             "verdict": "error",
             "error": state.fault or "the gate did not run",
+            "change_record": state.info.change_record,
+            "forced": state.info.forced,
             "goals": [],
         }
         text = scrub(json.dumps(document, indent=2) + "\n", state.secrets)
@@ -308,6 +390,10 @@ def _write_reports(state: _State, results: list[GoalResult], verdict: str) -> No
         directory, state.info, state.gate.evidence, results, verdict, scrub=lambda text: scrub(text, state.secrets)
     )
     state.report_paths = list(paths.values())
+    combined = combined_summary(state.root / state.settings.reports_dir)
+    if combined is not None:
+        write_atomically(state.root / state.settings.reports_dir / "summary.md", scrub(combined, state.secrets))
+        state.report_paths.append(state.root / state.settings.reports_dir / "summary.md")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
@@ -319,6 +405,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
     if state.gate is None:
         tr.line(f"no verdict: {state.fault or 'the gate did not run'}", red=True)
     else:
+        for note in state.gate.info.notes:
+            tr.line(note, yellow=True)
         rows = _table(state.gate)
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for index, row in enumerate(rows):

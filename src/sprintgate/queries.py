@@ -48,7 +48,7 @@ class Query:
             raise ValueError(
                 f"sprintgate: query {self.name!r} takes {sorted(self.parameters)}, but was given {sorted(given)}"
             )
-        body = _COMMENT.sub("", self.text).replace("%", "%%")
+        body = _COMMENT.sub("", self.text).strip().replace("%", "%%")
         return _PARAMETER.sub(r"%(\1)s", body), dict(params)
 
 

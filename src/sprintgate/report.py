@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sprintgate.evidence import WindowEvidence
+from sprintgate import contract
+from sprintgate.evidence import Evidence, WindowEvidence
 from sprintgate.gate import RunInfo
-from sprintgate.goals import Evidence
 from sprintgate.results import GoalResult
 from sprintgate.verdict import Verdict
+from sprintgate.windows import Window
 
 
 def overall_verdict(results: Sequence[GoalResult], unjudged: int) -> str:
@@ -146,11 +147,22 @@ def summary_markdown(info: RunInfo, evidence: Evidence, results: Sequence[GoalRe
         f"# sprintgate: {info.env}",
         "",
         f"- Verdict: **{verdict.upper()}**",
-        f"- BASELINE: {info.baseline}; POST: {info.post} (half-open, UTC)",
+        f"- BASELINE: {evidence.baseline.window}; POST: {evidence.post.window} (half-open, UTC)"
+        + (f"; flag flip {info.flip}" if info.flip else ""),
         f"- Source: {info.source}",
         f"- Confidence: {info.confidence:g}; seed {info.seed}; "
         + ", ".join(f"{k} {v}" for k, v in info.versions.items()),
         f"- Generated: {info.generated_at.isoformat(timespec='seconds')}",
+        *(
+            [
+                f"- Change record: {info.change_record}"
+                + (f" <{info.change_record_url}>" if info.change_record_url else "")
+            ]
+            if info.change_record
+            else []
+        ),
+        *([f"- **Forced** without a passing staging run: {info.forced}"] if info.forced else []),
+        *[f"- {note}" for note in info.notes],
         "",
         f"## Metrics ({info.env})",
         "",
@@ -208,13 +220,32 @@ def results_document(info: RunInfo, evidence: Evidence, results: Sequence[GoalRe
         "env": info.env,
         "generated_at": info.generated_at.isoformat(),
         "source": info.source,
-        "baseline": {"start": info.baseline.start.isoformat(), "end": info.baseline.end.isoformat()},
-        "post": {"start": info.post.start.isoformat(), "end": info.post.end.isoformat()},
+        "baseline": _window(evidence.baseline.window),
+        "post": _window(evidence.post.window),
+        "flip": info.flip,
+        "flags": list(contract.FLAG_NAMES),
+        "change_record": None
+        if info.change_record is None
+        else {"id": info.change_record, "url": info.change_record_url},
+        "forced": info.forced,
+        "notes": list(info.notes),
         "confidence": info.confidence,
         "seed": info.seed,
         "versions": dict(info.versions),
         "verdict": verdict,
         "goals": [r.to_dict() for r in results],
+        "metrics": [
+            {
+                "metric": r.metric,
+                "unit": r.unit,
+                "goal": r.goal,
+                "baseline": r.baseline,
+                "post": r.post,
+                "n_baseline": r.n_baseline,
+                "n_post": r.n_post,
+            }
+            for r in metric_rows(evidence)
+        ],
         "excluded_rows": [
             {"measure": m, "window": w, "reason": r, "rows": n} for m, w, r, n in _excluded_table(evidence)
         ],
@@ -224,6 +255,10 @@ def results_document(info: RunInfo, evidence: Evidence, results: Sequence[GoalRe
             for q in window.queries
         ],
     }
+
+
+def _window(window: Window) -> dict[str, str]:
+    return {"start": window.start.isoformat(), "end": window.end.isoformat()}
 
 
 def metrics_csv(evidence: Evidence) -> str:
@@ -272,3 +307,53 @@ def write_reports(
         paths[name] = directory / name
         write_atomically(paths[name], scrub(text))
     return paths
+
+
+def _cell(value: float | None, unit: str) -> str:
+    return _value(value, unit)
+
+
+def combined_summary(reports_dir: Path) -> str | None:
+    """``reports/summary.md``: the metric table of every environment that has results, side by side,
+    as the rollout document asks ("fill in numbers for staging and prod separately")."""
+    documents = []
+    for path in sorted(reports_dir.glob("*/results.json")):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(document, dict) and document.get("metrics"):
+            documents.append(document)
+    if not documents:
+        return None
+    order = {"staging": 0, "production": 1}
+    documents.sort(key=lambda d: (order.get(d["env"], 2), d["env"]))
+    envs = [d["env"] for d in documents]
+    out = ["# sprintgate: all environments", ""]
+    for d in documents:
+        record = f", change record {d['change_record']['id']}" if d.get("change_record") else ""
+        out.append(
+            f"- {d['env']}: **{d['verdict'].upper()}**, BASELINE {d['baseline']['start']} to {d['baseline']['end']}, "
+            f"POST {d['post']['start']} to {d['post']['end']}, generated {d['generated_at']}{record}"
+        )
+    header = "| Metric | " + " | ".join(f"{e} baseline | {e} post-opt | {e} delta | {e} n" for e in envs) + " |"
+    out += ["", header, "| --- |" + " --- | --- | --- | --- |" * len(envs)]
+    metrics = [m["metric"] for m in documents[0]["metrics"]]
+    for name in metrics:
+        cells = []
+        for d in documents:
+            row = next((m for m in d["metrics"] if m["metric"] == name), None)
+            if row is None:
+                cells += ["n/a"] * 4
+                continue
+            metric = MetricRow(
+                row["metric"], row["unit"], row["baseline"], row["post"], row["n_baseline"], row["n_post"]
+            )
+            cells += [
+                _cell(metric.baseline, metric.unit),
+                _cell(metric.post, metric.unit),
+                _delta(metric),
+                f"{metric.n_baseline:,} / {metric.n_post:,}",
+            ]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"

@@ -184,15 +184,17 @@ def _scratch_parent() -> Path:
 class ThrowawayServer:
     """A PostgreSQL server in a fresh data directory, listening on 127.0.0.1, removed on ``stop()``.
 
-    Local connections are trusted (superuser ``postgres``, no password): it never holds real data.
+    Without ``password`` TCP connections are trusted (superuser ``postgres``): it never holds real data.
+    With one, TCP logins need a password (SCRAM), like a real server the gate does not own.
     """
 
     host = "127.0.0.1"
     user = "postgres"
 
-    def __init__(self, binaries: Binaries | None = None, *, settings: str = "") -> None:
+    def __init__(self, binaries: Binaries | None = None, *, settings: str = "", password: str | None = None) -> None:
         self.binaries = binaries or find_binaries()
         self.settings = settings
+        self.password = password
         self.port = 0
         self.datadir: Path | None = None
         self._account: pwd.struct_passwd | None = None
@@ -222,13 +224,21 @@ class ThrowawayServer:
         self.datadir = Path(tempfile.mkdtemp(prefix="sprintgate-pg-", dir=_scratch_parent()))
         if self._account is not None:
             os.chown(self.datadir, self._account.pw_uid, self._account.pw_gid)
+        auth = ["--auth=trust"]
+        if self.password is not None:
+            secret = self.datadir / "pwfile"
+            secret.write_text(self.password + "\n", encoding="utf-8")
+            secret.chmod(0o600)
+            if self._account is not None:
+                os.chown(secret, self._account.pw_uid, self._account.pw_gid)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={secret}"]
         self._run(
             self.binaries.tool("initdb"),
             "-D",
             str(self.datadir / "data"),
             "-U",
             self.user,
-            "--auth=trust",
+            *auth,
             "--encoding=UTF8",
             "--locale=C",
             "--no-sync",
@@ -272,4 +282,12 @@ class ThrowawayServer:
         self.datadir = None
 
     def conninfo(self, dbname: str = "postgres") -> str:
-        return f"host={self.host} port={self.port} user={self.user} dbname={dbname}"
+        secret = "" if self.password is None else f" password={self.password}"
+        return f"host={self.host} port={self.port} user={self.user} dbname={dbname}{secret}"
+
+    def restart(self) -> None:
+        """Stop (fast) and start again on the same port, as a server restarted under a client."""
+        assert self.datadir is not None
+        data = str(self.datadir / "data")
+        log = str(self.datadir / "server.log")
+        self._run(self.binaries.tool("pg_ctl"), "-D", data, "-l", log, "-m", "fast", "-w", "restart")

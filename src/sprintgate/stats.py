@@ -85,6 +85,15 @@ class Histogram:
     def n(self) -> int:
         return int(self.counts.sum())
 
+    def merge(self, other: Histogram) -> Histogram:
+        """Both samples in one histogram."""
+        pairs = zip(
+            [*self.values.tolist(), *other.values.tolist()],
+            [*self.counts.tolist(), *other.counts.tolist()],
+            strict=True,
+        )
+        return Histogram.from_pairs(pairs)
+
     def order_statistic(self, ranks: ArrayLike) -> NDArray[np.float64]:
         """The values at 1-based ``ranks`` of the sorted sample."""
         cumulative = np.cumsum(self.counts)

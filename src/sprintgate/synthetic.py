@@ -69,6 +69,7 @@ class Scenario:
     baseline_window: Window
     warmup: timedelta
     post_window: Window
+    trailing: timedelta
 
     @property
     def flip(self) -> datetime:
@@ -114,6 +115,7 @@ def load_scenario(name: str) -> Scenario:
         baseline_window=Window(start, flip),
         warmup=warmup,
         post_window=Window(flip + warmup, flip + warmup + timedelta(days=timeline["post_days"])),
+        trailing=timedelta(hours=timeline["trailing_hours"]),
     )
 
 
@@ -296,13 +298,14 @@ def _corrupt(
 
 def generate(scenario: Scenario, *, scale: float = 1.0, seed: int = DEFAULT_SEED) -> Iterator[str]:
     """Every event of ``scenario`` as a line of COPY text (columns of ``COPY_COLUMNS``): BASELINE, the
-    warm-up (flags already on) and POST."""
+    warm-up (flags already on), POST and the trailing hours."""
     rng = np.random.default_rng(seed)
     ids = _Ids(seed)
     spans = (
         (scenario.baseline, scenario.baseline_window.start, scenario.baseline_window.days),
         (scenario.post, scenario.flip, scenario.warmup.total_seconds() / 86400),
         (scenario.post, scenario.post_window.start, scenario.post_window.days),
+        (scenario.post, scenario.post_window.end, scenario.trailing.total_seconds() / 86400),
     )
     for behaviour, start, days in spans:
         yield from _Span(behaviour, start, days, scale, rng).events(ids)

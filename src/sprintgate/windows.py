@@ -36,6 +36,10 @@ class Window:
     def length(self) -> timedelta:
         return self.end - self.start
 
+    def halves(self) -> tuple[Window, Window]:
+        middle = self.start + self.length / 2
+        return Window(self.start, middle), Window(middle, self.end)
+
     @property
     def days(self) -> float:
         return self.length.total_seconds() / 86400
