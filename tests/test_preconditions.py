@@ -17,6 +17,7 @@ from sprintgate import contract
 from sprintgate.evidence import Evidence, fetch_run_evidence
 from sprintgate.gate import derive_windows, find_flip
 from sprintgate.goals import Judging
+from sprintgate.plots import goal_plot, overview_plot
 from sprintgate.preconditions import WINDOW_SUFFICIENT, WINDOWS_COMPARABLE, check_preconditions, judge
 from sprintgate.promotion import staging_blocker
 from sprintgate.stats import Histogram
@@ -187,3 +188,16 @@ class TestPromotion:
         blocker = staging_blocker(self._write(tmp_path, **changes), self.TARGETS, max_age_hours=72, now=self.NOW)
         assert blocker is not None
         assert message in blocker
+
+
+class TestPlots:
+    def test_every_goal_has_a_deterministic_plot(self, met: Evidence) -> None:
+        """Each goal's plot is a PNG and the same evidence gives the same bytes; so does the overview."""
+        judging = Judging()
+        checks = check_preconditions(met, GOALS, judging)
+        results = [judge(g, met, judging, checks, family_size=len(GOALS)) for g in GOALS]
+        for goal, result in zip(GOALS, results, strict=True):
+            png = goal_plot(goal, result, met)
+            assert png.startswith(b"\x89PNG")
+            assert png == goal_plot(goal, result, met)
+        assert overview_plot(results) == overview_plot(results)

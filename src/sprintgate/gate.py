@@ -38,7 +38,7 @@ class GoalNotMet(AssertionError):
     """A goal, guardrail or precondition FAILED."""
 
     def __init__(self, result: GoalResult) -> None:
-        super().__init__(f"{result.goal}: FAIL: {result.reason}")
+        super().__init__(f"{result.goal} [{result.kind.value}]: FAIL ({result.reason_code}): {result.reason}")
         self.result = result
 
 
@@ -46,7 +46,7 @@ class GoalInconclusive(Exception):
     """The evidence does not decide the goal either way."""
 
     def __init__(self, result: GoalResult) -> None:
-        super().__init__(f"{result.goal}: INCONCLUSIVE ({result.reason_code}): {result.reason}")
+        super().__init__(f"{result.goal} [{result.kind.value}]: INCONCLUSIVE ({result.reason_code}): {result.reason}")
         self.result = result
 
 
@@ -145,13 +145,20 @@ class Gate:
     def __post_init__(self) -> None:
         self.checks = check_preconditions(self.evidence, list(self.goals.values()), self.settings.judging)
 
+    def all_results(self) -> list[GoalResult]:
+        """Every collected goal and every precondition, judged (for the overview; not recorded)."""
+        return [self.results.get(g.id) or self._judge(g) for g in self.goals.values()] + [
+            c.result for c in self.checks.values()
+        ]
+
+    def _judge(self, goal: Goal) -> GoalResult:
+        configured = self.settings.targets.get(goal.id)
+        goal = goal if configured is None else goal.with_target(configured)
+        return judge(goal, self.evidence, self.settings.judging, self.checks, family_size=len(self.goals))
+
     def result(self, goal: Goal) -> GoalResult:
         if goal.id not in self.results:
-            configured = self.settings.targets.get(goal.id)
-            goal = goal if configured is None else goal.with_target(configured)
-            self.results[goal.id] = judge(
-                goal, self.evidence, self.settings.judging, self.checks, family_size=len(self.goals)
-            )
+            self.results[goal.id] = self._judge(goal)
         return self.results[goal.id]
 
     def precondition(self, name: str) -> GoalResult:

@@ -206,7 +206,7 @@ _PROPORTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def _proportion(window: WindowEvidence, measure: str) -> Proportion:
+def proportion_of(window: WindowEvidence, measure: str) -> Proportion:
     value = getattr(window, _PROPORTIONS[measure][0])
     assert isinstance(value, Proportion)
     return value
@@ -227,7 +227,7 @@ class ProportionCeiling:
         return {"POST": _PROPORTIONS[self.measure][1]}
 
     def evaluate(self, evidence: Evidence, judging: Judging) -> Measurement:
-        post, base = _proportion(evidence.post, self.measure), _proportion(evidence.baseline, self.measure)
+        post, base = proportion_of(evidence.post, self.measure), proportion_of(evidence.baseline, self.measure)
         return Measurement(
             stats.wilson_interval(post.hits, post.n, judging.confidence),
             Observation(base.rate, base.n),
@@ -263,7 +263,7 @@ class ProportionChange:
         return _both(_PROPORTIONS[self.measure][1])
 
     def evaluate(self, evidence: Evidence, judging: Judging) -> Measurement:
-        post, base = _proportion(evidence.post, self.measure), _proportion(evidence.baseline, self.measure)
+        post, base = proportion_of(evidence.post, self.measure), proportion_of(evidence.baseline, self.measure)
         return Measurement(
             stats.proportion_difference_interval(post.hits, post.n, base.hits, base.n, judging.confidence),
             Observation(base.rate, base.n),
@@ -338,6 +338,7 @@ def judge_statistics(goal: Goal, evidence: Evidence, judging: Judging) -> GoalRe
             reason=reason,
             excluded_rows=measurement.excluded,
             more_events_needed=more,
+            details={"threshold": threshold},
         )
 
     if estimate.statistic is None:
@@ -387,6 +388,6 @@ def placebo_estimate(
             second.attempts_per_booking.moments(), first.attempts_per_booking.moments(), level
         ), 1.0
     if isinstance(metric, ProportionCeiling | ProportionChange):
-        a, b = _proportion(second, metric.measure), _proportion(first, metric.measure)
+        a, b = proportion_of(second, metric.measure), proportion_of(first, metric.measure)
         return stats.proportion_difference_interval(a.hits, a.n, b.hits, b.n, level), 0.0
     raise TypeError(f"sprintgate: no placebo comparison for {type(metric).__name__}")

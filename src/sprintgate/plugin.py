@@ -7,21 +7,23 @@ This is the only module that imports pytest or reads options, ini values and the
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import allure
 import pytest
 
+from sprintgate.allure_results import describe, write_run_files
 from sprintgate.config import ConfigError, Settings, read_pyproject, resolve
 from sprintgate.database import DatabaseError, scrub
 from sprintgate.gate import Gate, GateError, GoalInconclusive, GoalNotMet, RunInfo, Telemetry, versions
 from sprintgate.goals import Goal
+from sprintgate.plots import goal_plot, overview_plot
 from sprintgate.promotion import staging_blocker
-from sprintgate.report import combined_summary, overall_verdict, summary_markdown, write_atomically, write_reports
+from sprintgate.report import combined_summary, overall_verdict, write_atomically, write_reports
 from sprintgate.results import GoalResult, Kind
 from sprintgate.server import ServerError
 from sprintgate.verdict import Verdict
@@ -40,7 +42,7 @@ class _State:
     goal_items: set[str] = field(default_factory=set)
     telemetry: Telemetry | None = None
     info: RunInfo | None = None
-    gate: Gate | None = None
+    gate: _PytestGate | None = None
     fault: str | None = None
     outcomes: dict[str, str] = field(default_factory=dict)
     report_paths: list[Path] = field(default_factory=list)
@@ -69,6 +71,7 @@ class _State:
         )
         self.info = info
         self.gate = _PytestGate(evidence=evidence, settings=self.settings, goals=self.goals, info=info)
+        self.gate.plots = {}
         return self.gate
 
 
@@ -76,45 +79,26 @@ STATE = pytest.StashKey[_State]()
 
 
 class _PytestGate(Gate):
-    """The engine's gate, telling Allure what each test judges."""
+    """The engine's gate, drawing each goal's plot and telling Allure what each test judges."""
+
+    plots: dict[str, bytes]
+
+    def _plot(self, goal: Goal, result: GoalResult) -> None:
+        if goal.id not in self.plots:
+            self.plots[goal.id] = goal_plot(goal, result, self.evidence)
+        if "overview" not in self.plots:
+            self.plots["overview"] = overview_plot(self.all_results())
 
     def check(self, goal: Goal) -> GoalResult:
-        _to_allure(self, goal.title, goal.text, self.result(goal))
+        result = self.result(goal)
+        self._plot(goal, result)
+        describe(self.info, self.evidence, self.checks, result, goal.text, self.plots)
         return super().check(goal)
 
     def check_precondition(self, name: str) -> GoalResult:
         result = self.precondition(name)
-        _to_allure(self, result.title, result.reason, result)
+        describe(self.info, self.evidence, self.checks, result, result.reason, self.plots)
         return super().check_precondition(name)
-
-
-def _to_allure(gate: Gate, title: str, text: str, result: GoalResult) -> None:
-    # allure-pytest ships no type hints, hence the ignores on its calls.
-    allure.dynamic.title(title)  # type: ignore[no-untyped-call]
-    allure.dynamic.description(text)  # type: ignore[no-untyped-call]
-    allure.dynamic.feature(result.kind.value)  # type: ignore[no-untyped-call]
-    allure.dynamic.severity(  # type: ignore[no-untyped-call]
-        allure.severity_level.CRITICAL if result.kind is not Kind.GOAL else allure.severity_level.NORMAL
-    )
-    if gate.info.change_record_url:
-        allure.dynamic.link(gate.info.change_record_url, name=gate.info.change_record)  # type: ignore[no-untyped-call]
-    for name, value in (
-        ("env", gate.info.env),
-        ("baseline", str(gate.info.baseline)),
-        ("post", str(gate.info.post)),
-        ("confidence", f"{gate.info.confidence:g}"),
-        ("target", str(result.target)),
-        ("verdict", result.verdict.value),
-    ):
-        allure.dynamic.parameter(name, value)
-    allure.attach(
-        json.dumps(result.to_dict(), indent=2), name="result.json", attachment_type=allure.attachment_type.JSON
-    )
-    allure.attach(
-        summary_markdown(gate.info, gate.evidence, [result], result.verdict.value),
-        name="summary.md",
-        attachment_type=allure.attachment_type.TEXT,
-    )
 
 
 _OPTIONS = (
@@ -350,6 +334,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[STATE]
     if not state.outcomes:
         return
+    alluredir = getattr(session.config.option, "allure_report_dir", None)
+    if alluredir and state.info is not None:
+        write_run_files(
+            Path(alluredir),
+            state.info,
+            None if state.gate is None else state.gate.evidence,
+            os.environ,
+            scrub=state.secrets,
+        )
     counts = Counter(state.outcomes.values())
     results = [] if state.gate is None else list(state.gate.results.values())
     # A goal test that errored, was skipped, or failed without a FAIL verdict (a bug, not a
@@ -390,6 +383,13 @@ def _write_reports(state: _State, results: list[GoalResult], verdict: str) -> No
         directory, state.info, state.gate.evidence, results, verdict, scrub=lambda text: scrub(text, state.secrets)
     )
     state.report_paths = list(paths.values())
+    plots = {goal: png for goal, png in state.gate.plots.items() if goal in state.gate.results}
+    if results:
+        plots["overview"] = overview_plot(results)
+    for name, png in sorted(plots.items()):
+        write_atomically(directory / "plots" / f"{name}.png", png)
+    if plots:
+        state.report_paths.append(directory / "plots")
     combined = combined_summary(state.root / state.settings.reports_dir)
     if combined is not None:
         write_atomically(state.root / state.settings.reports_dir / "summary.md", scrub(combined, state.secrets))
