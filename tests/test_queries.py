@@ -138,7 +138,7 @@ class TestWindowEvidence:
         assert evidence.excluded["quote_error"] == {"error_not_text": 1}
         assert evidence.excluded["flags"] == {"flags_malformed": 1}
         assert evidence.excluded["attempts_per_booking"] == {"no_booking": 1}
-        assert evidence.excluded["inline_duration"] == {"not_a_number": 1}
+        assert evidence.excluded["inline_duration"] == {"missing": 1}  # JSON null counts as missing
         assert evidence.quote_error.hits == 1
         assert evidence.quote_error.n == 4
         assert evidence.cache_hit.hits == 1

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+import numpy as np
 import psycopg
 
 from sprintgate import contract
 from sprintgate.queries import load_query
-from sprintgate.stats import Histogram
+from sprintgate.stats import Histogram, bucket_of
 from sprintgate.windows import Window
 
 K = TypeVar("K")
@@ -151,65 +152,92 @@ def fetch_evidence(connection: psycopg.Connection[Any], window: Window) -> Windo
         "window_evidence",
         {**params, "event_types": list(contract.EVENT_TYPES), "max_duration_ms": contract.MAX_DURATION_MS},
     )
+    demand_rows, demand = _run(connection, "demand_mix", {**params, "demand_types": list(contract.DEMAND_EVENTS)})
     attempt_rows, attempts = _run(connection, "attempts_per_booking", params)
-    return assemble(window, rows, attempt_rows, queries=(main, attempts))
+    return assemble(window, rows, demand_rows, attempt_rows, queries=(main, demand, attempts))
 
 
-def assemble(  # noqa: PLR0912 - one branch per section of window_evidence.sql, side by side on purpose
+#: window_evidence's bucket for a negative duration.
+NEGATIVE_BUCKET = -1_000_000
+_FLAG_STATES = {"tt": "on", "ff": "off", "tf": "mixed", "ft": "mixed", "??-": "absent"}
+_TYPED = {"t": "true", "f": "false"}
+
+
+def _duration_quality(kind: str, bucket: int | None) -> str:
+    if kind in ("missing", "null"):
+        return "missing"
+    if kind != "number":
+        return "not_a_number"
+    assert bucket is not None
+    if bucket == NEGATIVE_BUCKET:
+        return "negative"
+    if bucket > _ABSURD_FROM:
+        return "absurd"
+    return "ok"
+
+
+_ABSURD_FROM = int(bucket_of(np.array([contract.MAX_DURATION_MS]))[0])
+
+
+def assemble(  # noqa: PLR0912 - one branch per code of window_evidence.sql, side by side on purpose
     window: Window,
     rows: list[tuple[Any, ...]],
+    demand_rows: list[tuple[Any, ...]],
     attempt_rows: list[tuple[Any, ...]],
     *,
     queries: tuple[QueryRun, ...] = (),
 ) -> WindowEvidence:
-    """Turn the rows of ``window_evidence`` and ``attempts_per_booking`` into evidence."""
+    """Turn the rows of ``window_evidence``, ``demand_mix`` and ``attempts_per_booking`` into evidence.
+
+    Every code the SQL returns is classified here; whatever is not usable is counted under its reason
+    in ``excluded`` and left out of its measure.
+    """
     events: Counter[str] = Counter()
     flags: Counter[str] = Counter()
-    buckets: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    buckets: dict[str, Counter[int]] = defaultdict(Counter)
     excluded: dict[str, Counter[str]] = defaultdict(Counter)
     cache: dict[str, Counter[str]] = defaultdict(Counter)
-    status: dict[str, Counter[str]] = defaultdict(Counter)
+    quote_errors: Counter[str] = Counter()
+    attempt_outcomes: Counter[str] = Counter()
     attempt_reasons: Counter[str] = Counter()
-    by_hour: Counter[int] = Counter()
-    by_restaurant: Counter[str] = Counter()
     firsts, lasts = [], []
     measure_of = {t: m for m, types in contract.DURATION_SOURCES.items() for t in types}
-    measure_of[contract.ATTEMPT] = "attempts_per_booking"
-    demand = set(contract.DEMAND_EVENTS)
-    for section, event_type, label, detail, bucket, count, first_at, last_at in rows:
+    for event_type, flag_code, kind, bucket, cache_code, reason, status, count, first_at, last_at in rows:
         n = int(count)
-        if section == "flags":
-            events[event_type] += n
-            flags[label] += n
-            firsts.append(first_at)
-            lasts.append(last_at)
-        elif section == "quality" and label is not None:
-            measure = measure_of[event_type]
-            if label == "ok":
-                if bucket is not None:
-                    buckets[measure].append((int(bucket), n))
+        events[event_type] += n
+        flags[_FLAG_STATES.get(flag_code, "malformed")] += n
+        firsts.append(first_at)
+        lasts.append(last_at)
+        if event_type in measure_of:
+            quality = _duration_quality(kind, bucket)
+            if quality == "ok":
+                buckets[measure_of[event_type]][int(bucket)] += n
             else:
-                excluded[measure][label] += n
-        elif section == "reason" and event_type == contract.QUOTE:
-            if label == "malformed":
+                excluded[measure_of[event_type]][quality] += n
+        if event_type == contract.QUOTE:
+            if cache_code in _TYPED:
+                cache[reason][_TYPED[cache_code]] += n
+            else:
                 excluded["cache_hit"]["cache_hit_not_boolean"] += n
+            if status in (None, "null", "string"):
+                quote_errors["error" if status == "string" else "ok"] += n
             else:
-                cache[detail][label] += n
-        elif section == "reason" and event_type == contract.ATTEMPT:
-            attempt_reasons[detail] += n
-        elif section == "status" and label is not None:
-            status[event_type][label] += n
-        elif section == "hour" and event_type in demand:
-            by_hour[int(bucket)] += n
-        elif section == "restaurant" and event_type in demand:
-            by_restaurant[label] += n
+                excluded["quote_error"]["error_not_text"] += n
+        elif event_type == contract.ATTEMPT:
+            attempt_reasons[reason] += n
+            if kind == "no_booking":
+                excluded["attempts_per_booking"]["no_booking"] += n
+            if status in _TYPED:
+                attempt_outcomes[status] += n
+            else:
+                excluded["attempt_success"]["success_not_boolean"] += n
     if flags.get("malformed"):
         excluded["flags"]["flags_malformed"] += flags["malformed"]
-    errors, attempts = status[contract.QUOTE], status[contract.ATTEMPT]
-    if errors.get("malformed"):
-        excluded["quote_error"]["error_not_text"] += errors["malformed"]
-    if attempts.get("malformed"):
-        excluded["attempt_success"]["success_not_boolean"] += attempts["malformed"]
+    by_hour: Counter[int] = Counter()
+    by_restaurant: Counter[str] = Counter()
+    for hour, restaurant, count in demand_rows:
+        by_hour[int(hour)] += int(count)
+        by_restaurant[str(restaurant)] += int(count)
     by_reason = {
         reason: Proportion(hits=c.get("true", 0), n=c.get("true", 0) + c.get("false", 0))
         for reason, c in sorted(cache.items())
@@ -218,11 +246,11 @@ def assemble(  # noqa: PLR0912 - one branch per section of window_evidence.sql, 
         window=window,
         events=dict(events),
         flags=dict(flags),
-        durations={m: Histogram.from_buckets(buckets.get(m, [])) for m in contract.DURATION_SOURCES},
+        durations={m: Histogram.from_buckets(buckets[m].items()) for m in contract.DURATION_SOURCES},
         excluded={m: dict(c) for m, c in sorted(excluded.items())},
         cache_hit=Proportion(hits=sum(p.hits for p in by_reason.values()), n=sum(p.n for p in by_reason.values())),
         cache_hit_by_reason=by_reason,
-        quote_error=Proportion(hits=errors.get("error", 0), n=errors.get("error", 0) + errors.get("ok", 0)),
+        quote_error=Proportion(hits=quote_errors["error"], n=quote_errors["error"] + quote_errors["ok"]),
         job_success=Proportion(
             hits=events.get(contract.JOB_SUCCEEDED, 0), n=sum(events.get(t, 0) for t in contract.JOB_OUTCOMES)
         ),
@@ -230,9 +258,7 @@ def assemble(  # noqa: PLR0912 - one branch per section of window_evidence.sql, 
             hits=events.get(contract.INLINE_TIMEOUT, 0), n=sum(events.get(t, 0) for t in contract.INLINE_OUTCOMES)
         ),
         attempts_per_booking=Histogram.from_pairs((float(a), int(b)) for a, b in attempt_rows),
-        attempt_success=Proportion(
-            hits=attempts.get("success", 0), n=attempts.get("success", 0) + attempts.get("failure", 0)
-        ),
+        attempt_success=Proportion(hits=attempt_outcomes["t"], n=attempt_outcomes["t"] + attempt_outcomes["f"]),
         attempt_reasons=dict(attempt_reasons),
         demand_by_hour=dict(sorted(by_hour.items())),
         demand_by_restaurant=dict(by_restaurant),

@@ -44,6 +44,12 @@ _STYLE: dict[str, Any] = {
 }
 
 
+def _legend(axes: Axes, **options: Any) -> None:
+    """A legend only when something is labelled (an empty legend warns)."""
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(frameon=False, fontsize=8, **options)
+
+
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
@@ -97,7 +103,7 @@ def _latency(result: GoalResult, evidence: Evidence, metric: QuantileRatio | Qua
     axes.set_xlabel(f"{metric.measure.replace('_', ' ')} (ms, log scale)")
     axes.set_ylabel("share of events at or below")
     axes.set_ylim(0, 1.02)
-    axes.legend(loc="lower right", fontsize=8, frameon=False)
+    _legend(axes, loc="lower right")
     axes.set_title(_title(result))
     return figure
 
@@ -135,7 +141,7 @@ def _attempts(result: GoalResult, evidence: Evidence) -> Figure:
             fontsize=9,
             color=COLOURS[result.verdict],
         )
-    axes.legend(frameon=False, fontsize=8)
+    _legend(axes)
     axes.set_title(_title(result))
     return figure
 
@@ -190,7 +196,7 @@ def _rates(
                 linewidth=1.2,
                 label=f"BASELINE {'-' if metric.threshold(result.target) < 0 else '+'} {100 * result.target:g} points",
             )
-        axes.legend(frameon=False, fontsize=8, loc="lower right")
+        _legend(axes, loc="lower right")
     axes.set_yticks([0, 1], ["BASELINE", "POST"])
     axes.set_ylim(-0.6, 1.6)
     axes.set_xlabel(f"{metric.measure.replace('_', ' ')} rate (%), {level:.0%} Wilson intervals")

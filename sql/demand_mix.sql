@@ -1,0 +1,14 @@
+-- name: demand_mix
+-- When and where demand happened in the window [:start, :end) (timestamptz): the job and inline
+-- outcome events (:demand_types, text[]), which the rollout should not change, for the comparability
+-- check. One row per (hour_of_week, restaurant_id) that occurs: hour_of_week counts from Monday
+-- 00:00 UTC (0..167), restaurant_id as text ('(none)' when absent), n events.
+select ((extract(isodow from created_at at time zone 'UTC')::int - 1) * 24
+        + extract(hour from created_at at time zone 'UTC')::int) as hour_of_week,
+       coalesce(restaurant_id::text, '(none)') as restaurant_id,
+       count(*) as n
+  from observability_events
+ where created_at >= :start
+   and created_at < :end
+   and event_type = any(:demand_types)
+ group by 1, 2
