@@ -111,6 +111,15 @@ class TestDemoOutcomes:
         result.assert_outcomes(passed=11, skipped=1)
         assert result.ret == 1
 
+    def test_long_queries_show_that_they_are_running(self, suite: pytest.Pytester) -> None:
+        """A query running past progress_after_s is announced on the terminal, past output capturing."""
+        suite.makepyprojecttoml("[tool.sprintgate]\nprogress_after_s = 0.005\n")
+        result = suite.runpytest_subprocess("goals", *SCALE)
+        assert result.ret == 0
+        result.stdout.fnmatch_lines(
+            ["sprintgate: window_evidence [[]2026-10-09 00:00, 2026-10-16 00:00) still running after * s"]
+        )
+
     def test_targets_are_overridable_on_the_command_line(self, suite: pytest.Pytester) -> None:
         """--target moves a goal's threshold; a target for an unknown goal is a usage error."""
         result = suite.runpytest_subprocess("goals", *SCALE, "--target", "cache_hit_ceiling=0.10", "-k", "cache_hit")

@@ -62,6 +62,7 @@ class Settings:
     warmup_hours: float = 24.0
     flip_search_days: float = 90.0
     staging_max_age_hours: float = 72.0
+    progress_after_s: float = 5.0
     staging_results: Path | None = None
     force: str | None = None
     change_record: str | None = None
@@ -88,6 +89,7 @@ _NUMBERS: dict[str, tuple[float, float, bool]] = {
     "warmup_hours": (0, 24 * 30, True),
     "flip_search_days": (0, 3660, False),
     "staging_max_age_hours": (0, 24 * 366, False),
+    "progress_after_s": (0, 3600, False),
 }
 _STRINGS = ("env", "scenario", "reports_dir", "change_record_url")
 _TABLES = ("targets", "environments")

@@ -17,11 +17,13 @@ import numpy as np
 import psycopg
 
 from sprintgate import contract
+from sprintgate.progress import QueryWatch
 from sprintgate.queries import load_query
 from sprintgate.stats import Histogram, bucket_of
 from sprintgate.windows import Window
 
 K = TypeVar("K")
+_UNWATCHED = QueryWatch(lambda message: None, after_s=float("inf"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,42 +120,50 @@ def _add(a: Mapping[K, int], b: Mapping[K, int]) -> dict[K, int]:
 
 
 def _run(
-    connection: psycopg.Connection[Any], name: str, params: Mapping[str, Any]
+    connection: psycopg.Connection[Any], name: str, params: Mapping[str, Any], watch: QueryWatch | None = None
 ) -> tuple[list[tuple[Any, ...]], QueryRun]:
     text, bound = load_query(name).bind(params)
     started = time.perf_counter()
-    with connection.cursor() as cursor:
+    window = f" [{params['start']:%Y-%m-%d %H:%M}, {params['end']:%Y-%m-%d %H:%M})" if "start" in params else ""
+    with (watch or _UNWATCHED).running(f"{name}{window}"), connection.cursor() as cursor:
         cursor.execute(text, bound)
         rows = cursor.fetchall()
     shown = {k: (str(v) if not isinstance(v, list | tuple) else ",".join(map(str, v))) for k, v in params.items()}
     return rows, QueryRun(name, shown, time.perf_counter() - started, len(rows))
 
 
-def fetch_run_evidence(connection: psycopg.Connection[Any], baseline: Window, post: Window) -> Evidence:
+def fetch_run_evidence(
+    connection: psycopg.Connection[Any], baseline: Window, post: Window, watch: QueryWatch | None = None
+) -> Evidence:
     """Both windows; BASELINE is fetched as its two halves and merged, so the placebo check costs no
     extra pass. Also asks for the newest event in the table (one index probe per event type)."""
-    first, second = (fetch_evidence(connection, half) for half in baseline.halves())
-    rows, newest = _run(connection, "newest_event", {"event_types": list(contract.EVENT_TYPES)})
+    first, second = (fetch_evidence(connection, half, watch) for half in baseline.halves())
+    rows, newest = _run(connection, "newest_event", {"event_types": list(contract.EVENT_TYPES)}, watch)
     merged = first.merge(second)
     return Evidence(
         baseline=replace(merged, queries=(*merged.queries, newest)),
-        post=fetch_evidence(connection, post),
+        post=fetch_evidence(connection, post, watch),
         baseline_halves=(first, second),
         newest_event_at=rows[0][0],
         checked_at=rows[0][1],
     )
 
 
-def fetch_evidence(connection: psycopg.Connection[Any], window: Window) -> WindowEvidence:
+def fetch_evidence(
+    connection: psycopg.Connection[Any], window: Window, watch: QueryWatch | None = None
+) -> WindowEvidence:
     """Run the evidence queries for ``window`` and assemble their rows."""
     params = {"start": window.start, "end": window.end}
     rows, main = _run(
         connection,
         "window_evidence",
         {**params, "event_types": list(contract.EVENT_TYPES), "max_duration_ms": contract.MAX_DURATION_MS},
+        watch,
     )
-    demand_rows, demand = _run(connection, "demand_mix", {**params, "demand_types": list(contract.DEMAND_EVENTS)})
-    attempt_rows, attempts = _run(connection, "attempts_per_booking", params)
+    demand_rows, demand = _run(
+        connection, "demand_mix", {**params, "demand_types": list(contract.DEMAND_EVENTS)}, watch
+    )
+    attempt_rows, attempts = _run(connection, "attempts_per_booking", params, watch)
     return assemble(window, rows, demand_rows, attempt_rows, queries=(main, demand, attempts))
 
 

@@ -22,6 +22,7 @@ from sprintgate.evidence import Evidence, fetch_run_evidence
 from sprintgate.fixturedb import create_schema, load_events
 from sprintgate.goals import Goal
 from sprintgate.preconditions import PRECONDITIONS, PreconditionCheck, check_preconditions, judge
+from sprintgate.progress import QueryWatch
 from sprintgate.queries import load_query
 from sprintgate.results import GoalResult
 from sprintgate.server import ThrowawayServer
@@ -270,7 +271,7 @@ class Telemetry:
         derived = derive_windows(flip, self.settings.window_days, self.settings.warmup_hours)
         return baseline or derived[0], post or derived[1]
 
-    def fetch(self) -> Evidence:
+    def fetch(self, watch: QueryWatch | None = None) -> Evidence:
         """Both windows' evidence; every database fault becomes one :class:`DatabaseError` line."""
         dsn = self.dsn or self._open_demo()
         connection = connect(
@@ -285,7 +286,7 @@ class Telemetry:
                 missing_index = index_advice(connection)
                 if missing_index:
                     self.notes.append(missing_index)
-                return fetch_run_evidence(connection, baseline, post)
+                return fetch_run_evidence(connection, baseline, post, watch)
         except psycopg.Error as error:
             message = describe_fault(error, dsn)
         raise DatabaseError(message)

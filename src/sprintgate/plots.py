@@ -52,7 +52,7 @@ def _legend(axes: Axes, **options: Any) -> None:
 
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
     return buffer.getvalue()
 
@@ -66,7 +66,15 @@ def _ecdf(axes: Axes, window: WindowEvidence, measure: str, label: str) -> float
     if histogram.n == 0:
         return None
     cumulative = np.cumsum(histogram.counts) / histogram.n
-    axes.step(histogram.values, cumulative, where="post", color=WINDOWS[label], label=f"{label} (n = {histogram.n:,})")
+    # 400 points draw the same curve as thousands of buckets, several times faster.
+    keep = np.unique(np.searchsorted(cumulative, np.linspace(0, 1, 400), side="left").clip(0, cumulative.size - 1))
+    axes.step(
+        histogram.values[keep],
+        cumulative[keep],
+        where="post",
+        color=WINDOWS[label],
+        label=f"{label} (n = {histogram.n:,})",
+    )
     p95 = histogram.quantile(0.95)
     axes.axvline(p95, color=WINDOWS[label], linestyle=":", linewidth=1)
     axes.annotate(
@@ -81,7 +89,7 @@ def _ecdf(axes: Axes, window: WindowEvidence, measure: str, label: str) -> float
 
 
 def _latency(result: GoalResult, evidence: Evidence, metric: QuantileRatio | QuantileBudget) -> Figure:
-    figure, axes = plt.subplots(figsize=(7.5, 4.2))
+    figure, axes = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
     base_p95 = _ecdf(axes, evidence.baseline, metric.measure, "BASELINE") if isinstance(metric, QuantileRatio) else None
     if isinstance(metric, QuantileBudget):
         _ecdf(axes, evidence.baseline, metric.measure, "BASELINE")
@@ -109,7 +117,7 @@ def _latency(result: GoalResult, evidence: Evidence, metric: QuantileRatio | Qua
 
 
 def _attempts(result: GoalResult, evidence: Evidence) -> Figure:
-    figure, axes = plt.subplots(figsize=(7.5, 4.2))
+    figure, axes = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
     width = 0.4
     for offset, (label, window) in zip(
         (-width / 2, width / 2), (("BASELINE", evidence.baseline), ("POST", evidence.post)), strict=True
@@ -149,7 +157,7 @@ def _attempts(result: GoalResult, evidence: Evidence) -> Figure:
 def _rates(
     result: GoalResult, evidence: Evidence, metric: ProportionCeiling | ProportionChange, level: float
 ) -> Figure:
-    figure, axes = plt.subplots(figsize=(7.5, 3.2))
+    figure, axes = plt.subplots(figsize=(7.5, 3.2), layout="constrained")
     rows: list[tuple[str, Proportion]] = [
         ("BASELINE", proportion_of(evidence.baseline, metric.measure)),
         ("POST", proportion_of(evidence.post, metric.measure)),

@@ -21,7 +21,7 @@ from sprintgate.config import ConfigError, Settings, read_pyproject, resolve
 from sprintgate.database import DatabaseError, scrub
 from sprintgate.gate import Gate, GateError, GoalInconclusive, GoalNotMet, RunInfo, Telemetry, versions
 from sprintgate.goals import Goal
-from sprintgate.plots import goal_plot, overview_plot
+from sprintgate.progress import QueryWatch
 from sprintgate.promotion import staging_blocker
 from sprintgate.report import combined_summary, overall_verdict, write_atomically, write_reports
 from sprintgate.results import GoalResult, Kind
@@ -46,6 +46,7 @@ class _State:
     fault: str | None = None
     outcomes: dict[str, str] = field(default_factory=dict)
     report_paths: list[Path] = field(default_factory=list)
+    watch: QueryWatch | None = None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -59,7 +60,7 @@ class _State:
         assert self.telemetry is not None
         assert self.info is not None
         try:
-            evidence = self.telemetry.fetch()
+            evidence = self.telemetry.fetch(self.watch)
         except _FAULTS as error:
             self.fault = scrub(str(error), self.secrets)
             raise
@@ -84,6 +85,8 @@ class _PytestGate(Gate):
     plots: dict[str, bytes]
 
     def _plot(self, goal: Goal, result: GoalResult) -> None:
+        from sprintgate.plots import goal_plot, overview_plot  # noqa: PLC0415 - matplotlib only when plotting
+
         if goal.id not in self.plots:
             self.plots[goal.id] = goal_plot(goal, result, self.evidence)
         if "overview" not in self.plots:
@@ -199,7 +202,22 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = resolve(read_pyproject(pyproject), options, source=str(pyproject))
     except ConfigError as error:
         raise pytest.UsageError(str(error)) from None
-    config.stash[STATE] = _State(settings=settings, root=config.rootpath)
+    config.stash[STATE] = _State(settings=settings, root=config.rootpath, watch=_terminal_watch(config, settings))
+
+
+def _terminal_watch(config: pytest.Config, settings: Settings) -> QueryWatch:
+    """Prints on the terminal, past output capturing, while an evidence query runs long."""
+
+    def report(message: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        writer = config.get_terminal_writer()
+        if capture is None:
+            writer.line(message, yellow=True)
+            return
+        with capture.global_and_fixture_disabled():
+            writer.line(message, yellow=True)
+
+    return QueryWatch(report, after_s=settings.progress_after_s)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -384,7 +402,11 @@ def _write_reports(state: _State, results: list[GoalResult], verdict: str) -> No
     )
     state.report_paths = list(paths.values())
     plots = {goal: png for goal, png in state.gate.plots.items() if goal in state.gate.results}
-    if results:
+    if set(state.gate.goals) | set(state.gate.checks) <= set(state.gate.results) and "overview" in state.gate.plots:
+        plots["overview"] = state.gate.plots["overview"]  # drawn from the same results during the run
+    elif results:
+        from sprintgate.plots import overview_plot  # noqa: PLC0415 - matplotlib only when plotting
+
         plots["overview"] = overview_plot(results)
     for name, png in sorted(plots.items()):
         write_atomically(directory / "plots" / f"{name}.png", png)

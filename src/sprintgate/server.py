@@ -191,10 +191,18 @@ class ThrowawayServer:
     host = "127.0.0.1"
     user = "postgres"
 
-    def __init__(self, binaries: Binaries | None = None, *, settings: str = "", password: str | None = None) -> None:
+    def __init__(
+        self,
+        binaries: Binaries | None = None,
+        *,
+        settings: str = "",
+        password: str | None = None,
+        parent: Path | None = None,
+    ) -> None:
         self.binaries = binaries or find_binaries()
         self.settings = settings
         self.password = password
+        self.parent = parent  # where the data directory goes; default a RAM disk when there is one
         self.port = 0
         self.datadir: Path | None = None
         self._account: pwd.struct_passwd | None = None
@@ -221,7 +229,7 @@ class ThrowawayServer:
         self._account = _server_account()
         if self._account is not None and not _runs_as(self._account, self.binaries):
             self.binaries = _readable_copy(self.binaries)
-        self.datadir = Path(tempfile.mkdtemp(prefix="sprintgate-pg-", dir=_scratch_parent()))
+        self.datadir = Path(tempfile.mkdtemp(prefix="sprintgate-pg-", dir=self.parent or _scratch_parent()))
         if self._account is not None:
             os.chown(self.datadir, self._account.pw_uid, self._account.pw_gid)
         auth = ["--auth=trust"]

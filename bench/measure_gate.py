@@ -1,0 +1,35 @@
+"""Runs `pytest goals/ --env=staging` in this process and prints one JSON line: wall seconds, peak RSS,
+exit code, the planner goal's verdict and each evidence query's seconds (bench/run.py calls it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def main() -> None:
+    reports, *args = sys.argv[1:]
+    started = time.perf_counter()
+    code = pytest.main(["goals", "--env=staging", "-q", "-p", "no:cacheprovider", f"--reports-dir={reports}", *args])
+    wall = time.perf_counter() - started
+    document = json.loads((Path(reports) / "staging" / "results.json").read_text())
+    planner = next((g for g in document["goals"] if g["id"] == "planner_p95_reduction"), {})
+    print(json.dumps({
+        "wall_s": wall,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "exit": int(code),
+        "planner_verdict": planner.get("verdict"),
+        "planner_ci": planner.get("ci"),
+        "query_s": sum(q["seconds"] for q in document["queries"]),
+    }), file=sys.__stdout__)
+    os._exit(0)  # the JSON line is the result; skip interpreter teardown
+
+
+if __name__ == "__main__":
+    main()
