@@ -31,6 +31,7 @@ import psycopg
 from scipy import stats
 
 from sprintgate import contract
+from sprintgate.plots import plt  # type: ignore[attr-defined]  # plots chooses the Agg backend first
 from sprintgate.queries import Query
 from sprintgate.resources import resource_dir
 from sprintgate.server import ThrowawayServer
@@ -71,18 +72,32 @@ def load(server: ThrowawayServer, n: int, variant: str) -> None:
                 booking_id uuid, restaurant_id uuid, context jsonb not null default '{}', primary key (id, created_at))
                 partition by range (created_at)""")
             for month in (9, 10, 11):
-                connection.execute(f"create table observability_events_2026_{month:02d} partition of observability_events "
-                                   f"for values from ('2026-{month:02d}-01') to ('2026-{month + 1:02d}-01')")
+                connection.execute(
+                    f"create table observability_events_2026_{month:02d} partition of observability_events "
+                    f"for values from ('2026-{month:02d}-01') to ('2026-{month + 1:02d}-01')"
+                )
         else:
-            connection.execute((resource_dir("fixtures") / "schema.sql").read_text(encoding="utf-8").split("-- The index")[0])
+            connection.execute(
+                (resource_dir("fixtures") / "schema.sql").read_text(encoding="utf-8").split("-- The index")[0]
+            )
         late = Window(POST.end, POST.end + timedelta(hours=3))
         for window, tag, scale, per_attempt, cache, flags, count in (
             (BASELINE, "b", 1.0, 1 / 3, 0.0, False, n),
             (POST, "p", 0.5, 1 / 1.2, 0.15, True, n),
             (late, "l", 0.5, 1 / 1.2, 0.15, True, max(1000, n // 100)),
         ):
-            text, params = LOAD.bind({"n": count, "start": window.start, "end": window.end, "tag": tag, "scale": scale,
-                                      "bookings_per_attempt": per_attempt, "cache_hit_rate": cache, "flags": flags})
+            text, params = LOAD.bind(
+                {
+                    "n": count,
+                    "start": window.start,
+                    "end": window.end,
+                    "tag": tag,
+                    "scale": scale,
+                    "bookings_per_attempt": per_attempt,
+                    "cache_hit_rate": cache,
+                    "flags": flags,
+                }
+            )
             connection.execute("select setseed(0.42)")
             connection.execute(text, params)
         if variant != "no_index":
@@ -103,22 +118,42 @@ def median_seconds(run: Any, repeat: int) -> float:
 
 def floor(server: ThrowawayServer, repeat: int) -> float:
     with psycopg.connect(server.conninfo(), autocommit=True) as connection:
+
         def both() -> None:
             for window in (BASELINE, POST):
-                connection.execute(FLOOR, {"types": list(contract.EVENT_TYPES), "start": window.start, "end": window.end}).fetchall()
+                connection.execute(
+                    FLOOR, {"types": list(contract.EVENT_TYPES), "start": window.start, "end": window.end}
+                ).fetchall()
+
         both()  # warm the cache like the gate's runs are
         return median_seconds(both, repeat)
 
 
 def gate(server: ThrowawayServer, repeat: int) -> tuple[float, dict[str, Any]]:
-    environment = {**os.environ, "STAGING_DATABASE_URL": f"postgresql://gate_reader@{server.host}:{server.port}/postgres"}
+    environment = {
+        **os.environ,
+        "STAGING_DATABASE_URL": f"postgresql://gate_reader@{server.host}:{server.port}/postgres",
+    }
     results: list[dict[str, Any]] = []
 
     def once() -> None:
         with tempfile.TemporaryDirectory() as reports:
-            done = subprocess.run([sys.executable, str(ROOT / "bench" / "measure_gate.py"), reports,
-                                   "--baseline", str(BASELINE), "--post", str(POST)],
-                                  cwd=ROOT, env=environment, capture_output=True, text=True, check=False)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "bench" / "measure_gate.py"),
+                    reports,
+                    "--baseline",
+                    str(BASELINE),
+                    "--post",
+                    str(POST),
+                ],
+                cwd=ROOT,
+                env=environment,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
             if not lines:
                 raise RuntimeError(f"the gate did not report: {done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -132,12 +167,21 @@ def gate(server: ThrowawayServer, repeat: int) -> tuple[float, dict[str, Any]]:
 def naive(server: ThrowawayServer, resamples: int) -> tuple[float, str]:
     started = time.perf_counter()
     with psycopg.connect(server.conninfo(), autocommit=True) as connection:
-        base, post = (np.array([r[0] for r in connection.execute(PLANNER, {"start": w.start, "end": w.end}).fetchall()])
-                      for w in (BASELINE, POST))
+        base, post = (
+            np.array([r[0] for r in connection.execute(PLANNER, {"start": w.start, "end": w.end}).fetchall()])
+            for w in (BASELINE, POST)
+        )
     result = stats.bootstrap(
         (post, base),
-        lambda a, b, axis=-1: np.quantile(a, 0.95, axis=axis, method="inverted_cdf") / np.quantile(b, 0.95, axis=axis, method="inverted_cdf"),
-        method="percentile", n_resamples=resamples, confidence_level=0.90, vectorized=True, batch=20,
+        lambda a, b, axis=-1: (
+            np.quantile(a, 0.95, axis=axis, method="inverted_cdf")
+            / np.quantile(b, 0.95, axis=axis, method="inverted_cdf")
+        ),
+        method="percentile",
+        n_resamples=resamples,
+        confidence_level=0.90,
+        vectorized=True,
+        batch=20,
         random_state=np.random.default_rng(1),
     ).confidence_interval
     verdict = "pass" if result.high < 0.70 else "fail" if result.low > 0.70 else "inconclusive"
@@ -147,8 +191,10 @@ def naive(server: ThrowawayServer, resamples: int) -> tuple[float, str]:
 def exact(server: ThrowawayServer) -> tuple[float, str]:
     started = time.perf_counter()
     with psycopg.connect(server.conninfo(), autocommit=True) as connection:
-        base, post = (connection.execute(EXACT, {"start": w.start, "end": w.end}).fetchone()[0]  # type: ignore[index]
-                      for w in (BASELINE, POST))
+        base, post = (
+            connection.execute(EXACT, {"start": w.start, "end": w.end}).fetchone()[0]  # type: ignore[index]
+            for w in (BASELINE, POST)
+        )
     return time.perf_counter() - started, "pass" if post / base <= 0.70 else "fail"
 
 
@@ -159,9 +205,17 @@ def measure(n: int, variant: str, *, compare: bool, resamples: int, repeat: int)
         print(f"  loaded {2 * n:,} events ({variant}) in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         floor_s = floor(server, repeat)
         gate_s, result = gate(server, repeat)
-        row = Row(variant=variant, events_per_window=n, floor_s=floor_s, gate_s=gate_s, ratio=gate_s / floor_s,
-                  gate_queries_s=result["query_s"], startup_s=gate_s - result["query_s"], peak_rss_mb=result["rss_mb"],
-                  verdicts=f"gate {result['planner_verdict']}")
+        row = Row(
+            variant=variant,
+            events_per_window=n,
+            floor_s=floor_s,
+            gate_s=gate_s,
+            ratio=gate_s / floor_s,
+            gate_queries_s=result["query_s"],
+            startup_s=gate_s - result["query_s"],
+            peak_rss_mb=result["rss_mb"],
+            verdicts=f"gate {result['planner_verdict']}",
+        )
         if compare:
             row.naive_s, naive_verdict = naive(server, resamples)
             row.exact_sql_s, exact_verdict = exact(server)
@@ -170,17 +224,15 @@ def measure(n: int, variant: str, *, compare: bool, resamples: int, repeat: int)
 
 
 def plot(rows: list[Row]) -> None:
-    import matplotlib as mpl
-
-    mpl.use("Agg")
-    import matplotlib.pyplot as plt
-
     indexed = [r for r in rows if r.variant == "indexed"]
     figure, axes = plt.subplots(figsize=(7, 4.5))
     sizes = [r.events_per_window for r in indexed]
     axes.loglog(sizes, [r.floor_s for r in indexed], "o-", label="floor: count(*), sum(value) per window")
     axes.loglog(sizes, [r.gate_s for r in indexed], "o-", label="gate: pytest goals/ --env=staging, end to end")
-    for attribute, label in (("naive_s", "naive: fetch + scipy.stats.bootstrap"), ("exact_sql_s", "exact percentile_disc in SQL")):
+    for attribute, label in (
+        ("naive_s", "naive: fetch + scipy.stats.bootstrap"),
+        ("exact_sql_s", "exact percentile_disc in SQL"),
+    ):
         points = [(r.events_per_window, getattr(r, attribute)) for r in indexed if getattr(r, attribute) is not None]
         if points:
             axes.loglog(*zip(*points, strict=True), "s", label=label)
@@ -193,7 +245,9 @@ def plot(rows: list[Row]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100k events per window only, for CI")
-    parser.add_argument("--variants", action="store_true", help="also without the index and partitioned by month, at 1M")
+    parser.add_argument(
+        "--variants", action="store_true", help="also without the index and partitioned by month, at 1M"
+    )
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     args = parser.parse_args()
     sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
@@ -201,10 +255,15 @@ def main() -> None:
     for n in sizes:
         compare = n == 1_000_000 or args.quick
         print(f"measuring {n:,} events per window", file=sys.stderr)
-        rows.append(measure(n, "indexed", compare=compare, resamples=199 if args.quick else 9999,
-                            repeat=3 if n <= 1_000_000 else 1))
+        rows.append(
+            measure(
+                n, "indexed", compare=compare, resamples=199 if args.quick else 9999, repeat=3 if n <= 1_000_000 else 1
+            )
+        )
         if args.variants and n == 1_000_000:
-            rows.extend(measure(n, variant, compare=False, resamples=0, repeat=3) for variant in ("no_index", "partitioned"))
+            rows.extend(
+                measure(n, variant, compare=False, resamples=0, repeat=3) for variant in ("no_index", "partitioned")
+            )
     OUT.mkdir(parents=True, exist_ok=True)
     with (OUT / "bench.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
@@ -214,10 +273,28 @@ def main() -> None:
     header = f"{'variant':12} {'events/window':>14} {'floor s':>8} {'gate s':>8} {'ratio':>6} {'queries s':>9} {'startup s':>9} {'RSS MB':>7} {'naive s':>8} {'exact s':>8}  verdicts"
     print(header)
     for r in rows:
-        print(f"{r.variant:12} {r.events_per_window:>14,} {r.floor_s:>8.2f} {r.gate_s:>8.2f} {r.ratio:>6.2f} {r.gate_queries_s:>9.2f} "
-              f"{r.startup_s:>9.2f} {r.peak_rss_mb:>7.0f} {'' if r.naive_s is None else f'{r.naive_s:8.1f}':>8} "
-              f"{'' if r.exact_sql_s is None else f'{r.exact_sql_s:8.2f}':>8}  {r.verdicts}")
+        print(
+            f"{r.variant:12} {r.events_per_window:>14,} {r.floor_s:>8.2f} {r.gate_s:>8.2f} {r.ratio:>6.2f} {r.gate_queries_s:>9.2f} "
+            f"{r.startup_s:>9.2f} {r.peak_rss_mb:>7.0f} {'' if r.naive_s is None else f'{r.naive_s:8.1f}':>8} "
+            f"{'' if r.exact_sql_s is None else f'{r.exact_sql_s:8.2f}':>8}  {r.verdicts}"
+        )
     print(f"written: {OUT / 'bench.csv'}, {OUT / 'bench.png'}")
+    problems = [f"{r.variant} {r.events_per_window:,}: {problem}" for r in rows for problem in check(r)]
+    for problem in problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    raise SystemExit(1 if problems else 0)
+
+
+def check(row: Row) -> list[str]:
+    """What must hold at every size: the gate passes the met rollout, the three methods agree, and the
+    client stays under 150 MB."""
+    problems = []
+    verdicts = {part.split()[1] for part in row.verdicts.split(", ")}
+    if verdicts != {"pass"}:
+        problems.append(f"verdicts disagree or are not PASS: {row.verdicts}")
+    if row.peak_rss_mb >= 150:
+        problems.append(f"peak RSS {row.peak_rss_mb:.0f} MB >= 150 MB")
+    return problems
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 -- name: demand_mix
 -- When and where demand happened in the window [:start, :end) (timestamptz): the job and inline
 -- outcome events (:demand_types, text[]), which the rollout should not change, for the comparability
--- check. One row per (hour_of_week, restaurant_id) that occurs: hour_of_week counts from Monday
--- 00:00 UTC (0..167), restaurant_id as text ('(none)' when absent), n events.
-select ((extract(isodow from created_at at time zone 'UTC')::int - 1) * 24
+-- check. :middle (timestamptz) splits the window in halves (pass :end for one whole window).
+-- One row per (second_half, hour_of_week, restaurant_id) that occurs: hour_of_week counts from
+-- Monday 00:00 UTC (0..167), restaurant_id as text ('(none)' when absent), n events.
+select created_at >= :middle as second_half,
+       ((extract(isodow from created_at at time zone 'UTC')::int - 1) * 24
         + extract(hour from created_at at time zone 'UTC')::int) as hour_of_week,
        coalesce(restaurant_id::text, '(none)') as restaurant_id,
        count(*) as n
@@ -11,4 +13,4 @@ select ((extract(isodow from created_at at time zone 'UTC')::int - 1) * 24
  where created_at >= :start
    and created_at < :end
    and event_type = any(:demand_types)
- group by 1, 2
+ group by 1, 2, 3

@@ -1,9 +1,11 @@
 -- name: window_evidence
 -- Everything the goals measure in one window, aggregated in one parallel pass over its events.
--- Parameters: :start, :end (timestamptz, the half-open window [start, end)); :event_types (text[],
---   the event types of the telemetry contract); :max_duration_ms (float8, longer durations are absurd).
+-- Parameters: :start, :end (timestamptz, the half-open window [start, end)); :middle (timestamptz,
+--   splits it in two halves for the placebo check; pass :end for one whole window); :event_types
+--   (text[], the event types of the telemetry contract); :max_duration_ms (float8, longer durations
+--   are absurd).
 -- One row per combination that occurs of:
---   event_type;
+--   second_half (created_at >= :middle) and event_type;
 --   flags    two letters, one per flag (FEATURE_AUTO_ASSIGN_RETRY_POLICY_V2, PLANNER_CACHE_ENABLED):
 --            t (JSON true), f (JSON false), ? (anything else), then '-' when the event has no flags;
 --   kind     number | missing | not_a_number (the measured duration), booking | no_booking
@@ -16,7 +18,8 @@
 -- with n (how many events) and first_at / last_at (their first and last timestamps).
 -- Every JSON lookup appears once, and the aggregation is a plain GROUP BY so PostgreSQL runs it in
 -- parallel workers; sprintgate.evidence turns the codes into verdict inputs and exclusion counts.
-select event_type,
+select created_at >= :middle as second_half,
+       event_type,
        case context #> '{flags,FEATURE_AUTO_ASSIGN_RETRY_POLICY_V2}' when 'true' then 't' when 'false' then 'f' else '?' end
          || case context #> '{flags,PLANNER_CACHE_ENABLED}' when 'true' then 't' when 'false' then 'f' else '?' end
          || case when context ? 'flags' then '' else '-' end as flags,
@@ -50,4 +53,4 @@ select event_type,
  where created_at >= :start
    and created_at < :end
    and event_type = any(:event_types)
- group by 1, 2, 3, 4, 5, 6, 7
+ group by 1, 2, 3, 4, 5, 6, 7, 8

@@ -72,7 +72,9 @@ class TestQueryFiles:
 
     def test_casts_are_not_parameters(self) -> None:
         """``::float8`` casts are left alone by the parameter parser."""
-        text, _ = load_query("window_evidence").bind({"start": 0, "end": 0, "event_types": [], "max_duration_ms": 1.0})
+        text, _ = load_query("window_evidence").bind(
+            {"start": 0, "middle": 0, "end": 0, "event_types": [], "max_duration_ms": 1.0}
+        )
         assert "::float8" in text
         assert "%(start)s" in text
         assert ":start" not in text

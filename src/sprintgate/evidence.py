@@ -6,6 +6,7 @@ buckets); no event row and no booking id leaves it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -23,7 +24,6 @@ from sprintgate.stats import Histogram, bucket_of
 from sprintgate.windows import Window
 
 K = TypeVar("K")
-_UNWATCHED = QueryWatch(lambda message: None, after_s=float("inf"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ def _run(
     text, bound = load_query(name).bind(params)
     started = time.perf_counter()
     window = f" [{params['start']:%Y-%m-%d %H:%M}, {params['end']:%Y-%m-%d %H:%M})" if "start" in params else ""
-    with (watch or _UNWATCHED).running(f"{name}{window}"), connection.cursor() as cursor:
+    with watch.running(f"{name}{window}") if watch else contextlib.nullcontext(), connection.cursor() as cursor:
         cursor.execute(text, bound)
         rows = cursor.fetchall()
     shown = {k: (str(v) if not isinstance(v, list | tuple) else ",".join(map(str, v))) for k, v in params.items()}
@@ -135,9 +135,9 @@ def _run(
 def fetch_run_evidence(
     connection: psycopg.Connection[Any], baseline: Window, post: Window, watch: QueryWatch | None = None
 ) -> Evidence:
-    """Both windows; BASELINE is fetched as its two halves and merged, so the placebo check costs no
-    extra pass. Also asks for the newest event in the table (one index probe per event type)."""
-    first, second = (fetch_evidence(connection, half, watch) for half in baseline.halves())
+    """Both windows. BASELINE comes back as its two halves (for the placebo check) from the same single
+    pass, grouped by half; the newest event in the table is one index probe per event type."""
+    first, second = fetch_halves(connection, baseline, watch)
     rows, newest = _run(connection, "newest_event", {"event_types": list(contract.EVENT_TYPES)}, watch)
     merged = first.merge(second)
     return Evidence(
@@ -152,8 +152,22 @@ def fetch_run_evidence(
 def fetch_evidence(
     connection: psycopg.Connection[Any], window: Window, watch: QueryWatch | None = None
 ) -> WindowEvidence:
-    """Run the evidence queries for ``window`` and assemble their rows."""
-    params = {"start": window.start, "end": window.end}
+    """The evidence of ``window`` as a whole."""
+    return _fetch(connection, window, window.end, watch)[0]
+
+
+def fetch_halves(
+    connection: psycopg.Connection[Any], window: Window, watch: QueryWatch | None = None
+) -> tuple[WindowEvidence, WindowEvidence]:
+    """The evidence of the two halves of ``window``, from one pass over it."""
+    first, second = _fetch(connection, window, window.halves()[0].end, watch)
+    return first, second
+
+
+def _fetch(
+    connection: psycopg.Connection[Any], window: Window, middle: datetime, watch: QueryWatch | None
+) -> list[WindowEvidence]:
+    params = {"start": window.start, "middle": middle, "end": window.end}
     rows, main = _run(
         connection,
         "window_evidence",
@@ -164,7 +178,17 @@ def fetch_evidence(
         connection, "demand_mix", {**params, "demand_types": list(contract.DEMAND_EVENTS)}, watch
     )
     attempt_rows, attempts = _run(connection, "attempts_per_booking", params, watch)
-    return assemble(window, rows, demand_rows, attempt_rows, queries=(main, demand, attempts))
+    halves = [Window(window.start, middle), Window(middle, window.end)] if middle < window.end else [window]
+    return [
+        assemble(
+            half,
+            [r[1:] for r in rows if r[0] == index],
+            [r[1:] for r in demand_rows if r[0] == index],
+            [r[1:] for r in attempt_rows if r[0] == index],
+            queries=(main, demand, attempts) if index == 0 else (),
+        )
+        for index, half in enumerate(halves)
+    ]
 
 
 #: window_evidence's bucket for a negative duration.

@@ -89,8 +89,23 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f} %"
 
 
+def observed_quantile(window: WindowEvidence, measure: str, q: float) -> Observation:
+    """The ``q`` quantile of a duration in one window, and its sample size."""
+    histogram = window.durations[measure]
+    return Observation(histogram.quantile(q) if histogram.n else None, histogram.n)
+
+
+class _TargetIsThreshold:
+    """For metrics whose decision line is the configured target itself."""
+
+    __slots__ = ()
+
+    def threshold(self, target: float) -> float:
+        return target
+
+
 @dataclass(frozen=True, slots=True)
-class QuantileRatio:
+class QuantileRatio(_TargetIsThreshold):
     """``quantile(POST) / quantile(BASELINE)`` of a duration, with the rank bootstrap."""
 
     measure: str
@@ -104,22 +119,15 @@ class QuantileRatio:
     def needs(self) -> Mapping[str, tuple[str, ...]]:
         return _both(contract.DURATION_SOURCES[self.measure])
 
-    def measure_in(self, window: WindowEvidence) -> Observation:
-        histogram = window.durations[self.measure]
-        return Observation(histogram.quantile(self.q) if histogram.n else None, histogram.n)
-
     def evaluate(self, evidence: Evidence, judging: Judging) -> Measurement:
         post, base = evidence.post.durations[self.measure], evidence.baseline.durations[self.measure]
         estimate = stats.quantile_ratio_interval(post, base, self.q, judging.confidence, seed=judging.seed)
         return Measurement(
             estimate,
-            self.measure_in(evidence.baseline),
-            self.measure_in(evidence.post),
+            observed_quantile(evidence.baseline, self.measure, self.q),
+            observed_quantile(evidence.post, self.measure, self.q),
             _excluded(evidence, self.measure),
         )
-
-    def threshold(self, target: float) -> float:
-        return target
 
     def describe(self, value: float) -> str:
         return f"{value:.3f}"
@@ -129,7 +137,7 @@ class QuantileRatio:
 
 
 @dataclass(frozen=True, slots=True)
-class QuantileBudget:
+class QuantileBudget(_TargetIsThreshold):
     """``quantile(POST)`` of a duration against an absolute budget, with the order-statistic interval."""
 
     measure: str
@@ -144,17 +152,13 @@ class QuantileBudget:
         return {"POST": contract.DURATION_SOURCES[self.measure]}
 
     def evaluate(self, evidence: Evidence, judging: Judging) -> Measurement:
-        ratio = QuantileRatio(self.measure, self.q)
         estimate = stats.quantile_interval(evidence.post.durations[self.measure], self.q, judging.confidence)
         return Measurement(
             estimate,
-            ratio.measure_in(evidence.baseline),
-            ratio.measure_in(evidence.post),
+            observed_quantile(evidence.baseline, self.measure, self.q),
+            observed_quantile(evidence.post, self.measure, self.q),
             _excluded(evidence, self.measure),
         )
-
-    def threshold(self, target: float) -> float:
-        return target
 
     def describe(self, value: float) -> str:
         return _ms(value)
@@ -164,7 +168,7 @@ class QuantileBudget:
 
 
 @dataclass(frozen=True, slots=True)
-class MeanRatio:
+class MeanRatio(_TargetIsThreshold):
     """``mean(POST) / mean(BASELINE)`` with the booking as the unit (delta method)."""
 
     measure: str = "attempts_per_booking"
@@ -186,9 +190,6 @@ class MeanRatio:
             Observation(post.mean if post.n else None, post.n),
             _excluded(evidence, self.measure),
         )
-
-    def threshold(self, target: float) -> float:
-        return target
 
     def describe(self, value: float) -> str:
         return f"{value:.3f}"
@@ -213,7 +214,7 @@ def proportion_of(window: WindowEvidence, measure: str) -> Proportion:
 
 
 @dataclass(frozen=True, slots=True)
-class ProportionCeiling:
+class ProportionCeiling(_TargetIsThreshold):
     """A rate in POST against a ceiling, with Wilson's interval."""
 
     measure: str
@@ -234,9 +235,6 @@ class ProportionCeiling:
             Observation(post.rate, post.n),
             _excluded(evidence, self.measure),
         )
-
-    def threshold(self, target: float) -> float:
-        return target
 
     def describe(self, value: float) -> str:
         return _pct(value)

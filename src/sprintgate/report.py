@@ -18,6 +18,7 @@ from typing import Any
 from sprintgate import contract
 from sprintgate.evidence import Evidence, WindowEvidence
 from sprintgate.gate import RunInfo
+from sprintgate.goals import observed_quantile
 from sprintgate.results import GoalResult
 from sprintgate.verdict import Verdict
 from sprintgate.windows import Window
@@ -49,8 +50,8 @@ class MetricRow:
 
 
 def _quantile(window: WindowEvidence, measure: str, q: float) -> tuple[float | None, int]:
-    histogram = window.durations[measure]
-    return (histogram.quantile(q) if histogram.n else None), histogram.n
+    observed = observed_quantile(window, measure, q)
+    return observed.value, observed.n
 
 
 def metric_rows(evidence: Evidence) -> list[MetricRow]:
