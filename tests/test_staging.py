@@ -208,7 +208,7 @@ class TestFaults:
         result.stdout.fnmatch_lines(["*an evidence query hit the statement timeout*"])
 
     def test_server_stopped_mid_run_fails_closed(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Stopping the server between two evidence queries errors every goal with one line."""
+        """Stopping the server right after the first evidence query errors every goal with one line."""
         with ThrowawayServer(password=ADMIN_PASSWORD) as server:
             with psycopg.connect(server.conninfo(), autocommit=True) as admin:
                 admin.execute(f"create role gate_reader login password '{READER_PASSWORD}'")
@@ -219,18 +219,18 @@ class TestFaults:
 import subprocess
 import sprintgate.evidence as evidence
 
-original = evidence.fetch_evidence
+original = evidence._run
 calls = []
 
-def stop_after_first(connection, window):
-    result = original(connection, window)
-    calls.append(window)
+def stop_after_first(*args, **kwargs):
+    result = original(*args, **kwargs)
+    calls.append(args[1])
     if len(calls) == 1:
         subprocess.run([{server.binaries.tool("pg_ctl")!r}, "-D", {str(server.datadir / "data")!r}, "-m", "immediate", "stop"],
                        check=True, capture_output=True, user={account}, cwd="/")
     return result
 
-evidence.fetch_evidence = stop_after_first
+evidence._run = stop_after_first
 """)
             monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(server, "telemetry"))
             result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
