@@ -2,14 +2,19 @@
 -- Generates :n events of a realistic mix in the window [:start, :end) inside the database (no rows
 -- cross the wire), deterministically from :seed. :scale multiplies durations, :bookings_per_attempt
 -- sets how many bookings share the attempt rows (attempts per booking = 1 / it), :cache_hit_rate and
--- :flags (boolean) set the POST behaviour. Used by bench/run.py only; not a gate query.
+-- :flags (boolean) set the POST behaviour; :job_scale multiplies job and inline durations. Used by bench/run.py only; not a gate query.
 with numbered as (
     select i, random() as kind, random() as u1, random() as u2, random() as u3, random() as when_
       from generate_series(1, :n) as i
 )
 insert into observability_events (id, created_at, event_type, booking_id, restaurant_id, context)
 select md5(:tag || i)::uuid,
-       :start + (:end - :start) * when_,
+       -- A booking's attempts happen together, at the booking's place in the window.
+       :start + (:end - :start) * case
+           when event_type = 'auto_assign.attempt'
+               then (floor(u3 * :n * 0.4 * :bookings_per_attempt) + 0.5) / ceil(:n * 0.4 * :bookings_per_attempt)
+           else when_
+       end,
        event_type,
        case when event_type like 'auto_assign.%' and event_type <> 'auto_assign.planner_cache_hit'
             then md5(:tag || 'b' || floor(u3 * :n * 0.4 * :bookings_per_attempt)::bigint)::uuid end,
@@ -24,7 +29,7 @@ select md5(:tag || i)::uuid,
                'attempt', 1, 'success', u1 < 0.3, 'reasonCode', 'transient.hold_conflict',
                'flags', jsonb_build_object('FEATURE_AUTO_ASSIGN_RETRY_POLICY_V2', :flags, 'PLANNER_CACHE_ENABLED', :flags))
            else jsonb_build_object(
-               'duration_ms', round((:scale * (case when event_type like 'inline%' then 700 else 9000 end)
+               'duration_ms', round((:job_scale * (case when event_type like 'inline%' then 700 else 9000 end)
                                      * exp(0.5 * sqrt(-2 * ln(greatest(u1, 1e-12))) * cos(2 * pi() * u2)))::numeric, 3),
                'flags', jsonb_build_object('FEATURE_AUTO_ASSIGN_RETRY_POLICY_V2', :flags, 'PLANNER_CACHE_ENABLED', :flags))
        end

@@ -36,6 +36,7 @@ def main() -> None:
                 "exit": int(code),
                 "planner_verdict": planner.get("verdict"),
                 "planner_ci": planner.get("ci"),
+                "verdicts": {g["id"]: g["verdict"] for g in document["goals"]},
                 "query_s": sum(q["seconds"] for q in document["queries"]),
             }
         ),

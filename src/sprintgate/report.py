@@ -311,10 +311,6 @@ def write_reports(
     return paths
 
 
-def _cell(value: float | None, unit: str) -> str:
-    return _value(value, unit)
-
-
 def combined_summary(reports_dir: Path) -> str | None:
     """``reports/summary.md``: the metric table of every environment that has results, side by side,
     as the rollout document asks ("fill in numbers for staging and prod separately")."""
@@ -352,8 +348,8 @@ def combined_summary(reports_dir: Path) -> str | None:
                 row["metric"], row["unit"], row["baseline"], row["post"], row["n_baseline"], row["n_post"]
             )
             cells += [
-                _cell(metric.baseline, metric.unit),
-                _cell(metric.post, metric.unit),
+                _value(metric.baseline, metric.unit),
+                _value(metric.post, metric.unit),
                 _delta(metric),
                 f"{metric.n_baseline:,} / {metric.n_post:,}",
             ]
