@@ -161,7 +161,9 @@ def gate(server: ThrowawayServer, repeat: int) -> tuple[float, dict[str, Any]]:
             )
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
             if not lines:
-                raise RuntimeError(f"the gate did not report: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+                raise RuntimeError(
+                    f"the gate did not report (exit {done.returncode}): {done.stdout[-2000:]}{done.stderr[-2000:]}"
+                )
             results.append(json.loads(lines[-1]))
 
     seconds = median_seconds(once, repeat)
