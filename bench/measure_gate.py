@@ -4,7 +4,6 @@ exit code, the planner goal's verdict and each evidence query's seconds (bench/r
 from __future__ import annotations
 
 import json
-import os
 import resource
 import sys
 import time
@@ -41,8 +40,8 @@ def main() -> None:
             }
         ),
         file=sys.__stdout__,
+        flush=True,
     )
-    os._exit(0)  # the JSON line is the result; skip interpreter teardown
 
 
 if __name__ == "__main__":
