@@ -98,22 +98,15 @@ class RunInfo:
 def versions(root: Path) -> dict[str, str]:
     """The package version and, in a git checkout, the commit (with ``+dirty`` for local changes)."""
     found = {"sprintgate": version("sprintgate")}
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        head = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        found["git"] = head + ("+dirty" if dirty else "")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        found["git"] = git("rev-parse", "--short=12", "HEAD") + ("+dirty" if dirty else "")
     return found
 
 
