@@ -81,13 +81,16 @@ class TestQueryFiles:
 
 
 def _insert(
-    connection: psycopg.Connection[Any], rows: Sequence[tuple[str, datetime, dict[str, Any], str | None]]
+    connection: psycopg.Connection[Any], rows: Sequence[tuple[str, datetime, dict[str, Any] | str, str | None]]
 ) -> None:
+    """Insert events; a context given as a string is inserted as that JSON text (for what Python's json
+    module cannot write, like 1e400)."""
     with connection.cursor() as cursor:
         for i, (event_type, at, context, booking) in enumerate(rows):
+            text = context if isinstance(context, str) else json.dumps(context)
             cursor.execute(
                 "insert into observability_events (id, created_at, event_type, booking_id, context) values (%s, %s, %s, %s, %s)",
-                (f"00000000-0000-4000-8000-{i:012x}", at, event_type, booking, json.dumps(context)),
+                (f"00000000-0000-4000-8000-{i:012x}", at, event_type, booking, text),
             )
 
 
@@ -122,6 +125,10 @@ class TestWindowEvidence:
                 ("auto_assign.quote", at, {"cache_hit": True, "error": 500}, None),
                 ("auto_assign.quote", at, {"planner_duration_ms": -5, "cache_hit": False, "error": "boom"}, None),
                 ("auto_assign.quote", at, {"planner_duration_ms": 1e12, "cache_hit": False, "flags": "on"}, None),
+                # Valid JSON numbers beyond float8: absurd, negative, and a duration of (almost) 0.
+                ("auto_assign.quote", at, '{"planner_duration_ms": 1e400, "cache_hit": false}', None),
+                ("auto_assign.quote", at, '{"planner_duration_ms": -1e400, "cache_hit": false}', None),
+                ("auto_assign.quote", at, '{"planner_duration_ms": 1e-400, "cache_hit": false}', None),
                 ("auto_assign.attempt", at, {"attempt": 1}, None),
                 ("inline_auto_assign.timeout", at, {"duration_ms": None}, None),
                 (
@@ -134,17 +141,18 @@ class TestWindowEvidence:
             ],
         )
         evidence = fetch_evidence(connection, WINDOW)
-        assert evidence.durations["planner_duration"].n == 1
-        assert evidence.excluded["planner_duration"] == {"not_a_number": 1, "missing": 1, "negative": 1, "absurd": 1}
+        assert evidence.durations["planner_duration"].n == 2
+        assert evidence.durations["planner_duration"].quantile(0.0) == pytest.approx(0.001, rel=1e-3)
+        assert evidence.excluded["planner_duration"] == {"not_a_number": 1, "missing": 1, "negative": 2, "absurd": 2}
         assert evidence.excluded["cache_hit"] == {"cache_hit_not_boolean": 1}
         assert evidence.excluded["quote_error"] == {"error_not_text": 1}
         assert evidence.excluded["flags"] == {"flags_malformed": 1}
         assert evidence.excluded["attempts_per_booking"] == {"no_booking": 1}
         assert evidence.excluded["inline_duration"] == {"missing": 1}  # JSON null counts as missing
         assert evidence.quote_error.hits == 1
-        assert evidence.quote_error.n == 4
+        assert evidence.quote_error.n == 7
         assert evidence.cache_hit.hits == 1
-        assert evidence.cache_hit.n == 4
+        assert evidence.cache_hit.n == 7
         assert evidence.inline_timeout.hits == 1
         assert evidence.inline_timeout.n == 1
         assert evidence.attempts_per_booking.n == 0

@@ -191,25 +191,10 @@ def _fetch(
     ]
 
 
-#: window_evidence's bucket for a negative duration.
-NEGATIVE_BUCKET = -1_000_000
+#: window_evidence's measure codes of a duration that is not a usable number.
+NEGATIVE, MISSING, NOT_A_NUMBER = -1_000_000, -1_000_001, -1_000_002
 _FLAG_STATES = {"tt": "on", "ff": "off", "tf": "mixed", "ft": "mixed", "??-": "absent"}
-_TYPED = {"t": "true", "f": "false"}
-
-
-def _duration_quality(kind: str, bucket: int | None) -> str:
-    if kind in ("missing", "null"):
-        return "missing"
-    if kind != "number":
-        return "not_a_number"
-    assert bucket is not None
-    if bucket == NEGATIVE_BUCKET:
-        return "negative"
-    if bucket > _ABSURD_FROM:
-        return "absurd"
-    return "ok"
-
-
+_DURATION_FAULTS = {NEGATIVE: "negative", MISSING: "missing", NOT_A_NUMBER: "not_a_number"}
 _ABSURD_FROM = int(bucket_of(np.array([contract.MAX_DURATION_MS]))[0])
 
 
@@ -236,21 +221,21 @@ def assemble(  # noqa: PLR0912 - one branch per code of window_evidence.sql, sid
     attempt_reasons: Counter[str] = Counter()
     firsts, lasts = [], []
     measure_of = {t: m for m, types in contract.DURATION_SOURCES.items() for t in types}
-    for event_type, flag_code, kind, bucket, cache_code, reason, status, count, first_at, last_at in rows:
+    for event_type, flag_code, measure, cache_code, reason, status, count, first_at, last_at in rows:
         n = int(count)
         events[event_type] += n
         flags[_FLAG_STATES.get(flag_code, "malformed")] += n
         firsts.append(first_at)
         lasts.append(last_at)
         if event_type in measure_of:
-            quality = _duration_quality(kind, bucket)
-            if quality == "ok":
-                buckets[measure_of[event_type]][int(bucket)] += n
+            fault = _DURATION_FAULTS.get(measure) or ("absurd" if measure > _ABSURD_FROM else None)
+            if fault:
+                excluded[measure_of[event_type]][fault] += n
             else:
-                excluded[measure_of[event_type]][quality] += n
+                buckets[measure_of[event_type]][int(measure)] += n
         if event_type == contract.QUOTE:
-            if cache_code in _TYPED:
-                cache[reason][_TYPED[cache_code]] += n
+            if cache_code in ("true", "false"):
+                cache[reason][cache_code] += n
             else:
                 excluded["cache_hit"]["cache_hit_not_boolean"] += n
             if status in (None, "null", "string"):
@@ -259,9 +244,9 @@ def assemble(  # noqa: PLR0912 - one branch per code of window_evidence.sql, sid
                 excluded["quote_error"]["error_not_text"] += n
         elif event_type == contract.ATTEMPT:
             attempt_reasons[reason] += n
-            if kind == "no_booking":
+            if measure == 0:
                 excluded["attempts_per_booking"]["no_booking"] += n
-            if status in _TYPED:
+            if status in ("true", "false"):
                 attempt_outcomes[status] += n
             else:
                 excluded["attempt_success"]["success_not_boolean"] += n
@@ -271,7 +256,7 @@ def assemble(  # noqa: PLR0912 - one branch per code of window_evidence.sql, sid
     by_restaurant: Counter[str] = Counter()
     for hour, restaurant, count in demand_rows:
         by_hour[int(hour)] += int(count)
-        by_restaurant[str(restaurant)] += int(count)
+        by_restaurant["(none)" if restaurant is None else str(restaurant)] += int(count)
     by_reason = {
         reason: Proportion(hits=c.get("true", 0), n=c.get("true", 0) + c.get("false", 0))
         for reason, c in sorted(cache.items())
@@ -292,7 +277,9 @@ def assemble(  # noqa: PLR0912 - one branch per code of window_evidence.sql, sid
             hits=events.get(contract.INLINE_TIMEOUT, 0), n=sum(events.get(t, 0) for t in contract.INLINE_OUTCOMES)
         ),
         attempts_per_booking=Histogram.from_pairs((float(a), int(b)) for a, b in attempt_rows),
-        attempt_success=Proportion(hits=attempt_outcomes["t"], n=attempt_outcomes["t"] + attempt_outcomes["f"]),
+        attempt_success=Proportion(
+            hits=attempt_outcomes["true"], n=attempt_outcomes["true"] + attempt_outcomes["false"]
+        ),
         attempt_reasons=dict(attempt_reasons),
         demand_by_hour=dict(sorted(by_hour.items())),
         demand_by_restaurant=dict(by_restaurant),
