@@ -6,8 +6,10 @@ This is the only module that imports pytest or reads options, ini values and the
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import threading
 from collections import Counter
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
@@ -59,6 +61,8 @@ class _State:
             raise DatabaseError(self.fault)
         assert self.telemetry is not None
         assert self.info is not None
+        # matplotlib takes ~0.5 s to import; the plots need it after the queries, which mostly wait.
+        threading.Thread(target=importlib.import_module, args=("sprintgate.plots",), daemon=True).start()
         try:
             evidence = self.telemetry.fetch(self.watch)
         except _FAULTS as error:
