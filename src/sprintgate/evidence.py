@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -121,15 +121,25 @@ def _add(a: Mapping[K, int], b: Mapping[K, int]) -> dict[K, int]:
 
 def _run(
     connection: psycopg.Connection[Any], name: str, params: Mapping[str, Any], watch: QueryWatch | None = None
-) -> tuple[list[tuple[Any, ...]], QueryRun]:
+) -> tuple[psycopg.Cursor[Any], QueryRun]:
+    """Run a named query. Its rows stay in the driver's compact result and become Python objects one
+    at a time as the caller iterates: at 10 million events a window returns ~60,000 rows, which as
+    Python tuples would cost the client ~30 MB."""
     text, bound = load_query(name).bind(params)
     started = time.perf_counter()
     window = f" [{params['start']:%Y-%m-%d %H:%M}, {params['end']:%Y-%m-%d %H:%M})" if "start" in params else ""
-    with watch.running(f"{name}{window}") if watch else contextlib.nullcontext(), connection.cursor() as cursor:
+    cursor = connection.cursor()
+    with watch.running(f"{name}{window}") if watch else contextlib.nullcontext():
         cursor.execute(text, bound)
-        rows = cursor.fetchall()
     shown = {k: (str(v) if not isinstance(v, list | tuple) else ",".join(map(str, v))) for k, v in params.items()}
-    return rows, QueryRun(name, shown, time.perf_counter() - started, len(rows))
+    return cursor, QueryRun(name, shown, time.perf_counter() - started, cursor.rowcount)
+
+
+def _rows_of_half(cursor: psycopg.Cursor[Any], half: int) -> Iterator[tuple[Any, ...]]:
+    """The rows whose first column (second_half) is ``half``, without it, from the start of the result."""
+    if cursor.rowcount > 0:
+        cursor.scroll(0, mode="absolute")
+    return (row[1:] for row in cursor if row[0] == half)
 
 
 def fetch_run_evidence(
@@ -138,14 +148,16 @@ def fetch_run_evidence(
     """Both windows. BASELINE comes back as its two halves (for the placebo check) from the same single
     pass, grouped by half; the newest event in the table is one index probe per event type."""
     first, second = fetch_halves(connection, baseline, watch)
-    rows, newest = _run(connection, "newest_event", {"event_types": list(contract.EVENT_TYPES)}, watch)
+    cursor, newest = _run(connection, "newest_event", {"event_types": list(contract.EVENT_TYPES)}, watch)
+    with cursor:
+        newest_event_at, checked_at = cursor.fetchone() or (None, None)
     merged = first.merge(second)
     return Evidence(
         baseline=replace(merged, queries=(*merged.queries, newest)),
         post=fetch_evidence(connection, post, watch),
         baseline_halves=(first, second),
-        newest_event_at=rows[0][0],
-        checked_at=rows[0][1],
+        newest_event_at=newest_event_at,
+        checked_at=checked_at,
     )
 
 
@@ -179,16 +191,17 @@ def _fetch(
     )
     attempt_rows, attempts = _run(connection, "attempts_per_booking", params, watch)
     halves = [Window(window.start, middle), Window(middle, window.end)] if middle < window.end else [window]
-    return [
-        assemble(
-            half,
-            [r[1:] for r in rows if r[0] == index],
-            [r[1:] for r in demand_rows if r[0] == index],
-            [r[1:] for r in attempt_rows if r[0] == index],
-            queries=(main, demand, attempts) if index == 0 else (),
-        )
-        for index, half in enumerate(halves)
-    ]
+    with rows, demand_rows, attempt_rows:
+        return [
+            assemble(
+                half,
+                _rows_of_half(rows, index),
+                _rows_of_half(demand_rows, index),
+                _rows_of_half(attempt_rows, index),
+                queries=(main, demand, attempts) if index == 0 else (),
+            )
+            for index, half in enumerate(halves)
+        ]
 
 
 #: window_evidence's measure codes of a duration that is not a usable number.
@@ -200,9 +213,9 @@ _ABSURD_FROM = int(bucket_of(np.array([contract.MAX_DURATION_MS]))[0])
 
 def assemble(  # noqa: PLR0912 - one branch per code of window_evidence.sql, side by side on purpose
     window: Window,
-    rows: list[tuple[Any, ...]],
-    demand_rows: list[tuple[Any, ...]],
-    attempt_rows: list[tuple[Any, ...]],
+    rows: Iterable[tuple[Any, ...]],
+    demand_rows: Iterable[tuple[Any, ...]],
+    attempt_rows: Iterable[tuple[Any, ...]],
     *,
     queries: tuple[QueryRun, ...] = (),
 ) -> WindowEvidence:
