@@ -89,13 +89,12 @@ def _one_line(error: BaseException, dsn: Dsn) -> str:
 def connect(dsn: Dsn, *, statement_timeout_s: float, connect_timeout_s: float) -> psycopg.Connection[Any]:
     """A connection whose session is read-only (the server refuses writes), with timeouts."""
     # Planner settings for this session only, measured with bench/run.py at a million events per
-    # window: JIT-compiling the evidence queries costs more than it saves; the planner overestimates
-    # their groups (it cannot see that classified JSON has few values), so it would keep them out of
-    # parallel workers and sort a million rows where hashing a few thousand groups is 2x faster.
+    # window: JIT-compiling the evidence queries costs more than it saves, and the planner
+    # overestimates their groups and so keeps them out of parallel workers.
     options = (
         f"-c default_transaction_read_only=on -c statement_timeout={int(statement_timeout_s * 1000)} "
         f"-c idle_in_transaction_session_timeout={int(statement_timeout_s * 1000) + 60000} "
-        "-c jit=off -c parallel_setup_cost=0 -c parallel_tuple_cost=0 -c enable_sort=off"
+        "-c jit=off -c parallel_setup_cost=0 -c parallel_tuple_cost=0"
     )
     message = None
     try:
