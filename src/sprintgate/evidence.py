@@ -139,13 +139,17 @@ def _run(
     started = time.perf_counter()
     window = f" [{params['start']:%Y-%m-%d %H:%M}, {params['end']:%Y-%m-%d %H:%M})" if "start" in params else ""
     cursor = connection.cursor()
-    with (
-        watch.running(f"{name}{window}") if watch else contextlib.nullcontext(),
-        connection.transaction() if hashed else contextlib.nullcontext(),
-    ):
-        if hashed:
-            cursor.execute("set local enable_sort = off")
-        cursor.execute(text, bound)
+    try:
+        with (
+            watch.running(f"{name}{window}") if watch else contextlib.nullcontext(),
+            connection.transaction() if hashed else contextlib.nullcontext(),
+        ):
+            if hashed:
+                cursor.execute("set local enable_sort = off")
+            cursor.execute(text, bound)
+    except BaseException:
+        cursor.close()
+        raise
     shown = {k: (str(v) if not isinstance(v, list | tuple) else ",".join(map(str, v))) for k, v in params.items()}
     return cursor, QueryRun(name, shown, time.perf_counter() - started, cursor.rowcount)
 
@@ -165,7 +169,8 @@ def fetch_run_evidence(
     first, second = fetch_halves(connection, baseline, watch)
     cursor, newest = _run(connection, "newest_event", {"event_types": list(contract.EVENT_TYPES)}, watch)
     with cursor:
-        newest_event_at, checked_at = cursor.fetchone() or (None, None)
+        # Exactly one row (an aggregate); anything else fails the run rather than skip the late-data check.
+        ((newest_event_at, checked_at),) = cursor.fetchall()
     merged = first.merge(second)
     return Evidence(
         baseline=replace(merged, queries=(*merged.queries, newest)),
