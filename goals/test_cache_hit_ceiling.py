@@ -1,20 +1,14 @@
 """Planner cache hit rate under 30 %, so stale data cannot dominate.
 
-The share of `auto_assign.quote` events with `cache_hit` true in POST is below 0.30 (Wilson
-interval). The rate per `reasonCode` (e.g. `hard.no_capacity`, `transient.hold_conflict`) is
-reported beside it.
+The share of `auto_assign.quote` events with `cache_hit` true in POST is below 30 %. The rate per
+`reasonCode` (`hard.no_capacity`, `transient.hold_conflict`) is reported beside it.
 """
 
-from sprintgate import Gate, Goal, Kind, ProportionCeiling
+from sprintgate import Gate, Goal, RateLimit
 
-GOAL = Goal(
-    id="cache_hit_ceiling",
-    kind=Kind.GOAL,
-    title="Cache hit rate < 30 %",
-    text=__doc__ or "",
-    metric=ProportionCeiling("cache_hit"),
-    target=0.30,
-)
+from goals.rollout import CACHE_HITS
+
+GOAL = Goal(id="cache_hit_ceiling", metric=RateLimit(CACHE_HITS, below="30%"))
 
 
 def test_cache_hit_ceiling(gate: Gate) -> None:

@@ -1,19 +1,15 @@
 """Inline p95 within 2 s.
 
-The p95 of `duration_ms` over the inline auto-assign terminal events (`inline_auto_assign.succeeded`,
-`.timeout`, `.failed`) in POST is at most 2000 ms (distribution-free order-statistic interval).
+At least 95 % of the inline auto-assign runs (`inline_auto_assign.succeeded`, `.timeout`, `.failed`)
+in POST take strictly less than 2,000 ms (`duration_ms`). A run recorded at the budget timed out and
+misses it.
 """
 
-from sprintgate import Gate, Goal, Kind, QuantileBudget
+from sprintgate import Gate, Goal, QuantileBudget
 
-GOAL = Goal(
-    id="inline_p95_budget",
-    kind=Kind.GOAL,
-    title="Inline p95 <= 2 s",
-    text=__doc__ or "",
-    metric=QuantileBudget("inline_duration", q=0.95),
-    target=2000.0,
-)
+from goals.rollout import INLINE_DURATION
+
+GOAL = Goal(id="inline_p95_budget", metric=QuantileBudget(INLINE_DURATION, q=0.95, below=2000))
 
 
 def test_inline_p95_budget(gate: Gate) -> None:

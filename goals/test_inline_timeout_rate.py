@@ -1,19 +1,13 @@
 """Guardrail: inline timeout rate not worse by more than 5 points.
 
-`inline_auto_assign.timeout` / all inline terminal events: POST minus BASELINE is below +0.05
-(Newcombe's hybrid score interval).
+`inline_auto_assign.timeout` / all inline terminal events: POST minus BASELINE is below +5 points.
 """
 
-from sprintgate import Better, Gate, Goal, Kind, ProportionChange
+from sprintgate import Better, Gate, Goal, Kind, RateChange
 
-GOAL = Goal(
-    id="inline_timeout_rate",
-    kind=Kind.GUARDRAIL,
-    title="Inline timeout rate not worse by > 5 points",
-    text=__doc__ or "",
-    metric=ProportionChange("inline_timeout", better=Better.LOWER),
-    target=0.05,
-)
+from goals.rollout import INLINE_TIMEOUTS
+
+GOAL = Goal(id="inline_timeout_rate", kind=Kind.GUARDRAIL, metric=RateChange(INLINE_TIMEOUTS, better=Better.LOWER, points="5pt"))
 
 
 def test_inline_timeout_rate(gate: Gate) -> None:

@@ -4,16 +4,11 @@ The p95 of `duration_ms` over background job terminal events (`auto_assign.succe
 `.exhausted`) in POST is at most 0.50 times the p95 in BASELINE.
 """
 
-from sprintgate import Gate, Goal, Kind, QuantileRatio
+from sprintgate import Gate, Goal, QuantileRatio
 
-GOAL = Goal(
-    id="job_duration_halved",
-    kind=Kind.GOAL,
-    title="Background job p95 halved",
-    text=__doc__ or "",
-    metric=QuantileRatio("job_duration", q=0.95),
-    target=0.50,
-)
+from goals.rollout import JOB_DURATION
+
+GOAL = Goal(id="job_duration_halved", metric=QuantileRatio(JOB_DURATION, q=0.95, at_most=0.50))
 
 
 def test_job_duration_halved(gate: Gate) -> None:

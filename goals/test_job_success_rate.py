@@ -1,19 +1,14 @@
 """Guardrail: job success rate not worse by more than 5 points.
 
 Succeeded / all background job terminal events (`auto_assign.succeeded` vs `.failed` and
-`.exhausted`): POST minus BASELINE is above -0.05 (Newcombe's hybrid score interval).
+`.exhausted`): POST minus BASELINE is above -5 points.
 """
 
-from sprintgate import Better, Gate, Goal, Kind, ProportionChange
+from sprintgate import Better, Gate, Goal, Kind, RateChange
 
-GOAL = Goal(
-    id="job_success_rate",
-    kind=Kind.GUARDRAIL,
-    title="Job success rate not worse by > 5 points",
-    text=__doc__ or "",
-    metric=ProportionChange("job_success", better=Better.HIGHER),
-    target=0.05,
-)
+from goals.rollout import JOB_SUCCESS
+
+GOAL = Goal(id="job_success_rate", kind=Kind.GUARDRAIL, metric=RateChange(JOB_SUCCESS, better=Better.HIGHER, points="5pt"))
 
 
 def test_job_success_rate(gate: Gate) -> None:

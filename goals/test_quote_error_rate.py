@@ -1,19 +1,15 @@
-"""Guardrail: quote error rate not worse by more than 1 point.
+"""Guardrail: quote error rate not worse by more than 1 point, nor more than half again.
 
-`auto_assign.quote` events with an `error` / all quotes: POST minus BASELINE is below +0.01
-(Newcombe's hybrid score interval).
+`auto_assign.quote` events with an `error` message / all quotes: POST minus BASELINE is below +1 point,
+and POST is at most 1.5 times BASELINE (a rare rate that rises eight-fold is breached even under a
+point).
 """
 
-from sprintgate import Better, Gate, Goal, Kind, ProportionChange
+from sprintgate import Better, Gate, Goal, Kind, RateChange
 
-GOAL = Goal(
-    id="quote_error_rate",
-    kind=Kind.GUARDRAIL,
-    title="Quote error rate not worse by > 1 point",
-    text=__doc__ or "",
-    metric=ProportionChange("quote_error", better=Better.LOWER),
-    target=0.01,
-)
+from goals.rollout import QUOTE_ERRORS
+
+GOAL = Goal(id="quote_error_rate", kind=Kind.GUARDRAIL, metric=RateChange(QUOTE_ERRORS, better=Better.LOWER, points="1pt", ratio=1.5))
 
 
 def test_quote_error_rate(gate: Gate) -> None:

@@ -1,6 +1,11 @@
 -- name: table_indexes
--- The indexes on the telemetry table, to advise the (event_type, created_at) index when it is missing.
--- Parameters: :table (text, the table name). One row per index: indexdef (its CREATE INDEX statement).
-select indexdef
-  from pg_indexes
- where tablename = :table
+-- The indexes of the telemetry table :table (text): to advise the (event_type, created_at) index when
+-- it is missing, and to know whether a unique index on id alone rules out duplicate ids.
+-- One row per index: indexdef (its CREATE INDEX statement), unique_id (true when it is unique on the
+-- id column alone).
+select pg_get_indexdef(i.indexrelid) as indexdef,
+       i.indisunique and i.indnkeyatts = 1 and (
+           select a.attname from pg_attribute as a where a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+       ) = 'id' as unique_id
+  from pg_index as i
+ where i.indrelid = to_regclass(:table)

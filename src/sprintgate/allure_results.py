@@ -1,161 +1,141 @@
 """What the Allure results carry, so a reviewer who never ran the gate can check it from the report.
 
-Per test: a title in words, the goal text, labels (epic, feature = kind, severity), parameters, one
-step per phase with its evidence (SQL with bound parameters, preconditions, numbers) and the plots.
-Per run: ``environment.properties``, ``executor.json`` and ``categories.json``.
+Per test: a title in words, the goal text, labels (epic = the suite, feature = kind, severity),
+parameters, one step per phase with its evidence (the compiled SQL with bound parameters, the
+preconditions, the numbers) and the plots. Per run: ``environment.properties`` (the headline first),
+``executor.json`` and ``categories.json``. INCONCLUSIVE is Allure's ``unknown`` status, not a skip.
 allure-pytest ships no type hints, hence the ``no-untyped-call`` ignores on its calls.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import allure
 
-from sprintgate import contract
-from sprintgate.evidence import Evidence
-from sprintgate.gate import RunInfo
-from sprintgate.preconditions import PreconditionCheck
-from sprintgate.queries import load_query
-from sprintgate.report import write_atomically
+from sprintgate.reportset import write_file
 from sprintgate.results import GoalResult, Kind
+from sprintgate.run import Run
+from sprintgate.text import terminal
 
-#: Non-pass results sorted for a reviewer. Messages look like "<goal> [<kind>]: FAIL (<code>): ...".
-NOT_ENOUGH_DATA = "no_data|insufficient_sample|straddles_target|window_too_short|windows_unequal|window_not_covered|window_not_closed|data_not_complete"
+#: Non-pass results sorted for a reviewer, by the structured verdict carried in each result's labels.
 CATEGORIES = [
-    {"name": "Goal not met", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\[goal\]: FAIL .*"},
-    {"name": "Guardrail breached", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\[guardrail\]: FAIL .*"},
-    {
-        "name": "Inconclusive: instrumentation missing",
-        "matchedStatuses": ["skipped"],
-        "messageRegex": r"(?s).*INCONCLUSIVE \(instrumentation_missing\).*",
-    },
-    {
-        "name": "Inconclusive: not enough data",
-        "matchedStatuses": ["skipped"],
-        "messageRegex": rf"(?s).*INCONCLUSIVE \(({NOT_ENOUGH_DATA})\).*",
-    },
-    {
-        "name": "Precondition not met",
-        "matchedStatuses": ["failed", "skipped"],
-        "messageRegex": r"(?s).*(\[precondition\]: FAIL|INCONCLUSIVE \((flags_off|flags_on_in_baseline|windows_not_comparable|placebo_fired)\)).*",
-    },
-    {"name": "Infrastructure error", "matchedStatuses": ["broken"]},
+    {"name": "Goal not met", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\bFAIL\b.*", "traceRegex": r"(?s).*kind: goal.*"},
+    {"name": "Guardrail breached (roll back)", "matchedStatuses": ["failed"], "traceRegex": r"(?s).*kind: guardrail.*"},
+    {"name": "Precondition not met", "matchedStatuses": ["failed", "unknown"], "traceRegex": r"(?s).*kind: precondition.*"},
+    {"name": "Inconclusive: wait for more data", "matchedStatuses": ["unknown"]},
+    {"name": "Could not measure", "matchedStatuses": ["broken"]},
 ]
-EPIC = "Auto-assign rollout: " + " + ".join(contract.FLAG_NAMES)
 
 
-def describe(
-    info: RunInfo,
-    evidence: Evidence,
-    checks: Mapping[str, PreconditionCheck],
-    result: GoalResult,
-    text: str,
-    plots: Mapping[str, bytes],
-) -> None:
+def annotate(run: Run, result: GoalResult) -> None:
     """Title, labels, parameters, steps and attachments of the current test's Allure result."""
+    info, evidence = run.info, run.evidence
+    assert info is not None and evidence is not None
     dynamic = allure.dynamic
-    dynamic.title(result.title)  # type: ignore[no-untyped-call]
-    dynamic.description(text)  # type: ignore[no-untyped-call]
-    dynamic.epic(EPIC)  # type: ignore[no-untyped-call]
+    declared = run.declared.get(result.goal)
+    text = getattr(declared.check, "text", "") if declared is not None else ""
+    dynamic.title(terminal(result.title))  # type: ignore[no-untyped-call]
+    dynamic.description(text or result.reason)  # type: ignore[no-untyped-call]
+    dynamic.epic(terminal(run.suite.name))  # type: ignore[no-untyped-call]
     dynamic.feature(result.kind.value)  # type: ignore[no-untyped-call]
     dynamic.story(result.goal)  # type: ignore[no-untyped-call]
-    critical = result.kind is not Kind.GOAL
+    dynamic.tag(f"verdict:{result.verdict.value}")  # type: ignore[no-untyped-call]
+    critical = result.kind is not Kind.GOAL and not result.advisory
     dynamic.severity(allure.severity_level.CRITICAL if critical else allure.severity_level.NORMAL)  # type: ignore[no-untyped-call]
     if info.change_record_url:
-        dynamic.link(info.change_record_url, name=info.change_record)  # type: ignore[no-untyped-call]
+        dynamic.link(info.change_record_url, name=terminal(info.change_record or "change record"))  # type: ignore[no-untyped-call]
     parameters = {
         "env": info.env,
         "baseline": str(evidence.baseline.window),
         "post": str(evidence.post.window),
-        "target": "n/a" if result.target is None else f"{result.target:g}",
+        "target": result.unit.format(result.target),
         "confidence": f"{info.confidence:g}",
         "verdict": result.verdict.value.upper(),
     }
     for name, value in parameters.items():
         dynamic.parameter(name, value)
-
-    queries = [
-        (label, q)
-        for label, window in (("BASELINE", evidence.baseline), ("POST", evidence.post))
-        for q in window.queries
-    ]
-    with allure.step(f"Fetch evidence: {len(queries)} queries, once for the run"):
-        for label, query in queries:
+    with allure.step(f"Fetch evidence: {len(evidence.queries)} queries on one snapshot ({info.snapshot})"):
+        for query in evidence.queries:
             bound = "\n".join(f"-- :{k} = {v}" for k, v in sorted(query.parameters.items()))
             allure.attach(
-                f"-- {label}: {query.rows:,} rows in {query.seconds:.3f} s\n{bound}\n{load_query(query.name).text}",
-                name=f"{label} {query.name}.sql",
+                run._scrub(f"-- {query.rows:,} grouped rows in {query.seconds:.3f} s\n{bound}\n{query.text}"),
+                name=f"{query.name}.sql",
                 attachment_type=allure.attachment_type.TEXT,
             )
     with allure.step("Check preconditions"):
         allure.attach(
-            json.dumps({name: check.result.to_dict() for name, check in checks.items()}, indent=2),
+            json.dumps({name: check.result.to_dict() for name, check in run.checks.items()}, indent=2),
             name="preconditions.json",
             attachment_type=allure.attachment_type.JSON,
         )
-    with allure.step(f"Compute interval: {result.statistic}"):
-        allure.attach(
-            json.dumps(result.to_dict(), indent=2), name="evidence.json", attachment_type=allure.attachment_type.JSON
-        )
-        if result.goal in plots:
-            allure.attach(plots[result.goal], name=f"{result.goal}.png", attachment_type=allure.attachment_type.PNG)
-    with allure.step(f"Decide: {result.verdict.value.upper()}"):
-        if "overview" in plots:
-            allure.attach(plots["overview"], name="overview.png", attachment_type=allure.attachment_type.PNG)
+    with allure.step(f"Compute interval: {terminal(result.measured)}"):
+        allure.attach(json.dumps(result.to_dict(), indent=2), name="evidence.json", attachment_type=allure.attachment_type.JSON)
+        image = run.plot(result.goal)
+        if image is not None:
+            allure.attach(image, name=f"{result.goal}.png", attachment_type=allure.attachment_type.PNG)
+    with allure.step(f"Decide: {result.verdict.value.upper()} (kind: {result.kind.value})"):
+        allure.attach(run.overview(), name="overview.png", attachment_type=allure.attachment_type.PNG)
 
 
 def executor(environ: Mapping[str, str]) -> dict[str, str] | None:
     """``executor.json`` from the variables a CI service sets (GitHub Actions, GitLab CI, Jenkins)."""
     if environ.get("GITHUB_ACTIONS") == "true":
-        url = f"{environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{environ.get('GITHUB_RUN_ID', '')}"
-        return {
-            "name": "GitHub Actions",
-            "type": "github",
-            "buildName": environ.get("GITHUB_WORKFLOW", "") + " #" + environ.get("GITHUB_RUN_NUMBER", ""),
-            "buildUrl": url,
-        }
+        server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+        url = f"{server}/{environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{environ.get('GITHUB_RUN_ID', '')}"
+        return {"name": "GitHub Actions", "type": "github", "buildName": f"{environ.get('GITHUB_WORKFLOW', '')} #{environ.get('GITHUB_RUN_NUMBER', '')}", "buildUrl": url}
     if environ.get("GITLAB_CI") == "true":
-        return {
-            "name": "GitLab CI",
-            "type": "gitlab",
-            "buildName": f"pipeline {environ.get('CI_PIPELINE_ID', '')}",
-            "buildUrl": environ.get("CI_JOB_URL", ""),
-        }
+        return {"name": "GitLab CI", "type": "gitlab", "buildName": f"pipeline {environ.get('CI_PIPELINE_ID', '')}", "buildUrl": environ.get("CI_JOB_URL", "")}
     if environ.get("JENKINS_URL"):
-        return {
-            "name": "Jenkins",
-            "type": "jenkins",
-            "buildName": f"{environ.get('JOB_NAME', '')} #{environ.get('BUILD_NUMBER', '')}",
-            "buildUrl": environ.get("BUILD_URL", ""),
-        }
+        return {"name": "Jenkins", "type": "jenkins", "buildName": f"{environ.get('JOB_NAME', '')} #{environ.get('BUILD_NUMBER', '')}", "buildUrl": environ.get("BUILD_URL", "")}
     if environ.get("CI"):
         return {"name": "CI", "type": "ci", "buildName": environ.get("BUILD_NUMBER", "local CI run")}
     return None
 
 
-def write_run_files(
-    directory: Path, info: RunInfo, evidence: Evidence | None, environ: Mapping[str, str], scrub: Sequence[str] = ()
-) -> None:
-    """``environment.properties``, ``executor.json`` and ``categories.json`` of the run."""
+def _mark_inconclusive(directory: Path, run: Run) -> None:
+    """Give INCONCLUSIVE tests Allure's own ``unknown`` status (allure-pytest records them as skips)."""
+    inconclusive = {c for c, o in run.outcomes.items() if o == "inconclusive"}
+    for path in directory.glob("*-result.json"):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        stories = {label.get("value") for label in document.get("labels", []) if label.get("name") == "story"}
+        if stories & inconclusive and document.get("status") == "skipped":
+            document["status"] = "unknown"
+            details = document.setdefault("statusDetails", {})
+            details["message"] = str(details.get("message", "")).removeprefix("INCONCLUSIVE: ")
+            write_file(path, json.dumps(document), 0o644)
+
+
+def finish_allure(directory: Path, run: Run, environ: Mapping[str, str]) -> None:
+    """The run's files in the Allure results: the headline first in the environment widget."""
+    info, decision = run.info, run.decision
+    if info is None or decision is None or not directory.is_dir():
+        return
+    evidence = run.evidence
     properties = {
+        "decision": decision.line(),
+        "next": decision.next_step,
+        "checks_judged": f"{decision.judged} of {decision.total}",
         "env": info.env,
+        "suite": info.suite,
         "source": info.source,
         "baseline": str(evidence.baseline.window) if evidence else str(info.baseline),
         "post": str(evidence.post.window) if evidence else str(info.post),
-        "flags": ", ".join(contract.FLAG_NAMES),
+        "flags": ", ".join(run.suite.flags),
         "confidence": f"{info.confidence:g}",
         **{f"version.{k}": v for k, v in info.versions.items()},
         **({"change_record": info.change_record} if info.change_record else {}),
         **({"forced": info.forced} if info.forced else {}),
     }
-    text = "".join(f"{k} = {str(v).replace(chr(10), ' ')}\n" for k, v in properties.items())
-    for secret in scrub:
-        text = text.replace(secret, "***")
-    write_atomically(directory / "environment.properties", text)
-    write_atomically(directory / "categories.json", json.dumps(CATEGORIES, indent=2) + "\n")
+    text = "".join(f"{k} = {terminal(str(v))}\n" for k, v in properties.items())
+    write_file(directory / "environment.properties", run._scrub(text), run.settings.file_mode)
+    write_file(directory / "categories.json", json.dumps(CATEGORIES, indent=2) + "\n", run.settings.file_mode)
     found = executor(environ)
     if found is not None:
-        write_atomically(directory / "executor.json", json.dumps(found, indent=2) + "\n")
+        write_file(directory / "executor.json", json.dumps(found, indent=2) + "\n", run.settings.file_mode)
+    _mark_inconclusive(directory, run)

@@ -1,36 +1,65 @@
-"""Loading the telemetry schema and synthetic scenarios into a database the caller owns."""
+"""Creating the contract's table and loading a suite's synthetic rows into a database the caller owns
+(the embedded demo, the suite's and the engine's tests). Never used on a staging or production DSN."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from sprintgate.resources import resource_dir
-from sprintgate.synthetic import COPY_COLUMNS, DEFAULT_SEED, generate, load_scenario
+from sprintgate.contract import columns, quoted_table, schema_sql
+from sprintgate.suite import Suite
 
 _BATCH = 20_000
+_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
-def create_schema(connection: psycopg.Connection[Any]) -> None:
-    """Create ``observability_events`` and its index as ``fixtures/schema.sql`` defines them."""
-    connection.execute((resource_dir("fixtures") / "schema.sql").read_text(encoding="utf-8"))
+def create_schema(connection: psycopg.Connection[Any], suite: Suite) -> None:
+    """Create the suite's table and its (event_type, created_at) index as the contract defines them."""
+    connection.execute(schema_sql(suite))
 
 
-def load_events(
-    connection: psycopg.Connection[Any], scenario: str, *, scale: float = 1.0, seed: int = DEFAULT_SEED
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        text = _JSON.encode(value)
+    else:
+        text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def load_rows(
+    connection: psycopg.Connection[Any],
+    suite: Suite,
+    rows: Iterable[tuple[Any, ...]],
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """COPY the events of ``scenario`` into ``observability_events``; returns how many."""
+    """COPY ``rows`` (in the contract's column order) into the suite's table; returns how many.
+    ``progress`` hears the running count after every batch."""
+    names = ", ".join(columns(suite))
+    width = len(columns(suite))
     count = 0
     batch: list[str] = []
-    with connection.cursor() as cursor, cursor.copy(f"copy observability_events ({COPY_COLUMNS}) from stdin") as copy:
-        for line in generate(load_scenario(scenario), scale=scale, seed=seed):
-            batch.append(line)
+    with connection.cursor() as cursor, cursor.copy(f"copy {quoted_table(suite)} ({names}) from stdin") as copy:  # type: ignore[arg-type]
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"sprintgate: a demo row has {len(row)} columns, the contract {width} ({names})")
+            batch.append("\t".join(_copy_text(v) for v in row) + "\n")
             if len(batch) == _BATCH:
                 copy.write("".join(batch))
                 count += len(batch)
                 batch.clear()
+                if progress is not None:
+                    progress(count)
         copy.write("".join(batch))
         count += len(batch)
-    connection.execute("analyze observability_events")
+    connection.execute(f"analyze {quoted_table(suite)}")  # type: ignore[arg-type]
+    if progress is not None:
+        progress(count)
     return count

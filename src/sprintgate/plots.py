@@ -1,12 +1,17 @@
-"""Plots a reviewer reads at a glance: one per goal and one overview of the run (PNG, headless).
+"""Plots a reviewer reads at a glance: one per goal and an overview with the run's headline.
 
-Rendered with matplotlib's Agg backend, DejaVu Sans, fixed size and DPI, and no timestamp in the file,
-so the same evidence always gives the same bytes.
+A drawing library: each metric kind calls the function that draws its kind of evidence
+(:func:`durations`, :func:`rates`, :func:`per_unit`); nothing here knows a metric class. Every plot
+titles the verdict's real cause, prints the deciding statistic against the target, says "no data"
+where there is none, and is saved with a tight bounding box so no text is ever clipped. Rendered with
+matplotlib's Agg backend, DejaVu Sans, fixed size and DPI, no timestamp: the same evidence gives the
+same bytes.
 """
 
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,267 +22,266 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogLocator, NullFormatter
 
-from sprintgate import stats
-from sprintgate.evidence import Evidence, Proportion, WindowEvidence
-from sprintgate.goals import (
-    Goal,
-    MeanRatio,
-    ProportionCeiling,
-    ProportionChange,
-    QuantileBudget,
-    QuantileRatio,
-    proportion_of,
-)
+from sprintgate.decision import Decision, Outcome
+from sprintgate.evidence import Evidence
 from sprintgate.results import GoalResult, Kind
+from sprintgate.units import PERCENT
 from sprintgate.verdict import Verdict
 
 COLOURS = {Verdict.PASS: "#2e7d32", Verdict.FAIL: "#c62828", Verdict.INCONCLUSIVE: "#b26a00"}
+OUTCOME_COLOURS = {
+    Outcome.PROMOTE: "#2e7d32",
+    Outcome.DO_NOT_PROMOTE: "#c62828",
+    Outcome.WAIT: "#b26a00",
+    Outcome.COULD_NOT_MEASURE: "#6a1b9a",
+    Outcome.INCOMPLETE: "#455a64",
+}
 WINDOWS = {"BASELINE": "#546e7a", "POST": "#1565c0"}
 _STYLE: dict[str, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 10,
-    "axes.titlesize": 11,
+    "axes.titlesize": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "svg.hashsalt": "sprintgate",
 }
+_WIDTH = 8.0
 
 
-def _legend(axes: Axes, **options: Any) -> None:
-    """A legend only when something is labelled (an empty legend warns)."""
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(frameon=False, fontsize=8, **options)
-
-
-def _png(figure: Figure) -> bytes:
+def png(figure: Figure) -> bytes:
+    """The figure as PNG bytes, cropped to everything drawn (nothing clipped), then closed."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None}, bbox_inches="tight", pad_inches=0.15)
     plt.close(figure)
     return buffer.getvalue()
 
 
-def _figure(height: float, left: float) -> tuple[Figure, Axes]:
-    """A goal's figure with fixed margins: constrained layout draws it twice, and would cost ~40 % of a
-    run's plotting time."""
-    figure, axes = plt.subplots(figsize=(7.5, height))
-    figure.subplots_adjust(left=left, right=0.98, bottom=0.5 / height, top=1 - 0.35 / height)
+def _wrap(text: str, width: int = 95) -> str:
+    return "\n".join(textwrap.wrap(text, width=width, break_long_words=True)) or text
+
+
+def cause(result: GoalResult) -> str:
+    """The verdict and its real cause, in a few words: a precondition is named as such."""
+    verdict = result.verdict.value.upper()
+    code = result.reason_code
+    if result.verdict is Verdict.PASS:
+        return f"{verdict}: {result.unit.format(result.estimate)} against {result.unit.format(result.target)}"
+    unmet = result.details.get("preconditions_unmet")
+    if isinstance(unmet, list) and unmet and code in unmet:
+        return f"{verdict}: precondition not met ({code})"
+    return f"{verdict}: {(code or 'no reason').replace('_', ' ')}"
+
+
+def _figure(height: float, result: GoalResult) -> tuple[Figure, Axes]:
+    figure, axes = plt.subplots(figsize=(_WIDTH, height))
+    figure.suptitle(_wrap(result.title, 80), x=0.02, ha="left", fontsize=11, fontweight="bold")
+    axes.set_title(_wrap(cause(result), 90), loc="left", color=COLOURS[result.verdict])
     return figure, axes
 
 
-def _title(result: GoalResult) -> str:
-    return f"{result.title}: {result.verdict.value.upper()}"
+def _no_data(axes: Axes, what: str) -> None:
+    axes.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=axes.transAxes, fontsize=11, color="#555555")
+    axes.set_xticks([])
+    axes.set_yticks([])
 
 
-def _ecdf(axes: Axes, window: WindowEvidence, measure: str, label: str) -> float | None:
-    histogram = window.durations[measure]
-    if histogram.n == 0:
-        return None
-    cumulative = np.cumsum(histogram.counts) / histogram.n
-    # 400 points draw the same curve as thousands of buckets, several times faster.
-    keep = np.unique(np.searchsorted(cumulative, np.linspace(0, 1, 400), side="left").clip(0, cumulative.size - 1))
-    axes.step(
-        histogram.values[keep],
-        cumulative[keep],
-        where="post",
-        color=WINDOWS[label],
-        label=f"{label} (n = {histogram.n:,})",
-    )
-    p95 = histogram.quantile(0.95)
-    axes.axvline(p95, color=WINDOWS[label], linestyle=":", linewidth=1)
-    axes.annotate(
-        f"{label} p95 {p95:,.0f} ms",
-        (p95, 0.95),
-        xytext=(4, -14 if label == "POST" else 4),
-        textcoords="offset points",
-        fontsize=8,
-        color=WINDOWS[label],
-    )
-    return p95
-
-
-def _latency(result: GoalResult, evidence: Evidence, metric: QuantileRatio | QuantileBudget) -> Figure:
-    figure, axes = _figure(4.2, left=0.09)
-    base_p95 = _ecdf(axes, evidence.baseline, metric.measure, "BASELINE") if isinstance(metric, QuantileRatio) else None
-    if isinstance(metric, QuantileBudget):
-        _ecdf(axes, evidence.baseline, metric.measure, "BASELINE")
-    _ecdf(axes, evidence.post, metric.measure, "POST")
-    interval, target = result.interval, result.target
-    scale = base_p95 if isinstance(metric, QuantileRatio) else 1.0
-    if interval is not None and scale:
-        axes.axvspan(
-            interval.low * scale,
-            interval.high * scale,
-            color=COLOURS[result.verdict],
-            alpha=0.2,
-            label=f"POST p95 {interval.level:.0%} interval",
-        )
-    if target is not None and scale:
-        what = f"target {target:g} x BASELINE p95" if isinstance(metric, QuantileRatio) else f"budget {target:,.0f} ms"
-        axes.axvline(target * scale, color="black", linestyle="--", linewidth=1.2, label=what)
-    axes.set_xscale("log")
-    axes.set_xlabel(f"{metric.measure.replace('_', ' ')} (ms, log scale)")
-    axes.set_ylabel("share of events at or below")
-    axes.set_ylim(0, 1.02)
-    _legend(axes, loc="lower right")
-    axes.set_title(_title(result))
-    return figure
-
-
-def _attempts(result: GoalResult, evidence: Evidence) -> Figure:
-    figure, axes = _figure(4.2, left=0.09)
-    width = 0.4
-    for offset, (label, window) in zip(
-        (-width / 2, width / 2), (("BASELINE", evidence.baseline), ("POST", evidence.post)), strict=True
-    ):
-        histogram = window.attempts_per_booking
-        if histogram.n == 0:
-            continue
-        counts = np.minimum(histogram.values, 15)
-        shares = np.array([histogram.counts[counts == k].sum() for k in range(1, 16)]) / histogram.n
-        mean = histogram.moments().mean
-        axes.bar(
-            np.arange(1, 16) + offset,
-            shares,
-            width=width,
-            color=WINDOWS[label],
-            label=f"{label}: mean {mean:.2f} (n = {histogram.n:,} bookings)",
-        )
-    axes.set_xticks(range(1, 16), [str(k) for k in range(1, 15)] + ["15+"])
-    axes.set_xlabel("attempts per booking")
-    axes.set_ylabel("share of bookings")
+def _statistic_box(axes: Axes, result: GoalResult) -> None:
+    """The deciding statistic against the target, in the goal's unit, inside the axes."""
+    if result.estimate is None:
+        return
+    lines = [f"{result.measured}:", f"{result.unit.format(result.estimate)}"]
     if result.interval is not None:
-        axes.text(
-            0.98,
-            0.6,
-            f"ratio {result.estimate:.3f}\n{result.interval.level:.0%} CI {result.interval.low:.3f} to "
-            f"{result.interval.high:.3f}\ntarget <= {result.target:g}",
-            transform=axes.transAxes,
-            ha="right",
-            fontsize=9,
-            color=COLOURS[result.verdict],
-        )
-    _legend(axes)
-    axes.set_title(_title(result))
-    return figure
-
-
-def _rates(
-    result: GoalResult, evidence: Evidence, metric: ProportionCeiling | ProportionChange, level: float
-) -> Figure:
-    figure, axes = _figure(3.2, left=0.12)
-    rows: list[tuple[str, Proportion]] = [
-        ("BASELINE", proportion_of(evidence.baseline, metric.measure)),
-        ("POST", proportion_of(evidence.post, metric.measure)),
-    ]
-    for y, (label, proportion) in enumerate(rows):
-        estimate = stats.wilson_interval(proportion.hits, proportion.n, level)
-        if estimate.statistic is None or estimate.interval is None:
-            axes.text(0.5, y, f"{label}: no data", va="center", transform=axes.get_yaxis_transform())
-            continue
-        axes.errorbar(
-            estimate.statistic * 100,
-            y,
-            xerr=[
-                [100 * (estimate.statistic - estimate.interval.low)],
-                [100 * (estimate.interval.high - estimate.statistic)],
-            ],
-            fmt="o",
-            color=WINDOWS[label],
-            capsize=5,
-        )
-        axes.annotate(
-            f"{100 * estimate.statistic:.2f} % (n = {proportion.n:,})",
-            (100 * estimate.statistic, y),
-            xytext=(0, 9),
-            textcoords="offset points",
-            ha="center",
-            fontsize=8,
-        )
+        lines.append(f"interval {result.unit.format(result.interval.low)} to {result.unit.format(result.interval.high)}")
     if result.target is not None:
-        if isinstance(metric, ProportionCeiling):
-            axes.axvline(
-                100 * result.target,
-                color="black",
-                linestyle="--",
-                linewidth=1.2,
-                label=f"ceiling {100 * result.target:g} %",
-            )
-        elif rows[0][1].rate is not None:
-            limit = 100 * (rows[0][1].rate + metric.threshold(result.target))
-            axes.axvline(
-                limit,
-                color="black",
-                linestyle="--",
-                linewidth=1.2,
-                label=f"BASELINE {'-' if metric.threshold(result.target) < 0 else '+'} {100 * result.target:g} points",
-            )
-        _legend(axes, loc="lower right")
-    axes.set_yticks([0, 1], ["BASELINE", "POST"])
-    axes.set_ylim(-0.6, 1.6)
-    axes.set_xlabel(f"{metric.measure.replace('_', ' ')} rate (%), {level:.0%} Wilson intervals")
-    axes.set_title(_title(result))
-    return figure
+        side = "at most" if result.better is not None and result.better.value == "lower" else "at least"
+        lines.append(f"target {side} {result.unit.format(result.target)}")
+    axes.text(
+        0.02,
+        0.97,
+        "\n".join(_wrap(line, 48) for line in lines),
+        transform=axes.transAxes,
+        va="top",
+        ha="left",
+        fontsize=8.5,
+        color=COLOURS[result.verdict],
+        bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#cccccc", "alpha": 0.9},
+    )
 
 
-def goal_plot(goal: Goal, result: GoalResult, evidence: Evidence) -> bytes:
-    """The plot of one goal or guardrail, as PNG bytes."""
-    metric = goal.metric
-    level = result.interval.level if result.interval is not None else 0.90
-    with plt.rc_context(_STYLE):  # type: ignore[arg-type]  # matplotlib types the keys as literals
-        if isinstance(metric, QuantileRatio | QuantileBudget):
-            return _png(_latency(result, evidence, metric))
-        if isinstance(metric, MeanRatio):
-            return _png(_attempts(result, evidence))
-        if isinstance(metric, ProportionCeiling | ProportionChange):
-            return _png(_rates(result, evidence, metric, level))
-    raise TypeError(f"sprintgate: no plot for {type(metric).__name__}")
+def _ecdf(axes: Axes, evidence: Evidence, measure: str, label: str, q: float) -> float | None:
+    cells = evidence.window(label).durations.get(measure)
+    if cells is None or cells.n == 0:
+        return None
+    histogram = cells.histogram()
+    cumulative = np.cumsum(histogram.counts) / histogram.n
+    keep = np.unique(np.searchsorted(cumulative, np.linspace(0, 1, 400), side="left").clip(0, cumulative.size - 1))
+    axes.step(histogram.values[keep], cumulative[keep], where="post", color=WINDOWS[label], label=f"{label} (n = {histogram.n:,})")
+    value = histogram.quantile(q)
+    axes.axvline(value, color=WINDOWS[label], linestyle=":", linewidth=1)
+    return value
 
 
-def overview_plot(results: Sequence[GoalResult]) -> bytes:
-    """Every goal as a row: its estimate and interval against its target, coloured by verdict."""
+def draw_durations(result: GoalResult, evidence: Evidence, measure: str, q: float, *, reference: str, budget: float | None = None) -> Figure:
+    """The distribution of a duration in both windows (log scale), the quantile, the target and the
+    deciding interval (a ratio is drawn at BASELINE's quantile times the ratio)."""
+    with plt.rc_context(_STYLE):  # type: ignore[arg-type]
+        figure, axes = _figure(4.6, result)
+        base = _ecdf(axes, evidence, measure, "BASELINE", q)
+        post = _ecdf(axes, evidence, measure, "POST", q)
+        if base is None and post is None:
+            _no_data(axes, f"no {measure.replace('_', ' ')} values in either window")
+            return figure
+        unit = result.value_unit
+        scale = base if reference == "ratio" else None
+        if reference == "ratio" and scale and result.interval is not None:
+            axes.axvspan(result.interval.low * scale, result.interval.high * scale, color=COLOURS[result.verdict], alpha=0.15, label="interval for POST's quantile")
+        if reference == "ratio" and scale and result.target is not None:
+            axes.axvline(result.target * scale, color="black", linestyle="--", linewidth=1.2, label=f"target: {result.unit.format(result.target)} x BASELINE")
+        if reference == "budget" and budget is not None:
+            axes.axvline(budget, color="black", linestyle="--", linewidth=1.2, label=f"budget {unit.format(budget)}")
+            axes.axhline(q, color="#999999", linestyle=":", linewidth=1)
+        axes.set_xscale("log")
+        axes.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
+        axes.xaxis.set_minor_formatter(NullFormatter())
+        axes.set_xlabel(f"{measure.replace('_', ' ')} ({unit.name}, log scale)")
+        axes.set_ylabel("share of events at or below")
+        axes.set_ylim(0, 1.02)
+        if post is None:
+            axes.text(0.98, 0.05, "no data in POST", ha="right", transform=axes.transAxes, color="#555555")
+        if base is None and reference == "ratio":
+            axes.text(0.98, 0.12, "no data in BASELINE", ha="right", transform=axes.transAxes, color="#555555")
+        axes.legend(loc="lower right", frameon=False, fontsize=8)
+        _statistic_box(axes, result)
+        return figure
+
+
+def durations(result: GoalResult, evidence: Evidence, measure: str, q: float, *, reference: str, budget: float | None = None) -> bytes:
+    return png(draw_durations(result, evidence, measure, q, reference=reference, budget=budget))
+
+
+def draw_rates(result: GoalResult, evidence: Evidence, measure: str) -> Figure:
+    """The rate in both windows with the deciding interval, against the ceiling, floor or margin."""
+    with plt.rc_context(_STYLE):  # type: ignore[arg-type]
+        figure, axes = _figure(3.4, result)
+        values = []
+        for y, label in enumerate(("BASELINE", "POST")):
+            cells = evidence.window(label).rates.get(measure)
+            hits, n = (0, 0) if cells is None else cells.total
+            if not n:
+                axes.text(0.5, y, f"{label}: no data", va="center", ha="center", transform=axes.get_yaxis_transform(), color="#555555")
+                continue
+            values.append(hits / n)
+            axes.plot([100 * hits / n], [y], "o", color=WINDOWS[label])
+            axes.annotate(f"{PERCENT.format(hits / n)} of {n:,}", (100 * hits / n, y), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=8)
+        if not values:
+            _no_data(axes, f"no {measure.replace('_', ' ')} events in either window")
+            return figure
+        if result.target is not None and result.unit is PERCENT:
+            axes.axvline(100 * result.target, color="black", linestyle="--", linewidth=1.2, label=f"limit {PERCENT.format(result.target)}")
+        elif result.target is not None and result.baseline.value is not None and result.unit.name == "points":
+            limit = result.baseline.value + result.target
+            axes.axvline(100 * limit, color="black", linestyle="--", linewidth=1.2, label=f"BASELINE {result.unit.format(result.target)}")
+        if result.interval is not None and result.unit is PERCENT:
+            axes.axvspan(100 * result.interval.low, 100 * result.interval.high, color=COLOURS[result.verdict], alpha=0.15, label="interval for POST")
+        axes.set_yticks([0, 1], ["BASELINE", "POST"])
+        axes.set_ylim(-0.7, 1.9)
+        axes.set_xlabel(f"{measure.replace('_', ' ')} rate (%)")
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(loc="lower right", frameon=False, fontsize=8)
+        _statistic_box(axes, result)
+        return figure
+
+
+def rates(result: GoalResult, evidence: Evidence, measure: str) -> bytes:
+    return png(draw_rates(result, evidence, measure))
+
+
+def draw_per_unit(result: GoalResult, evidence: Evidence, measure: str) -> Figure:
+    """How many units had how many rows, in both windows (the tail folded into "15+")."""
+    with plt.rc_context(_STYLE):  # type: ignore[arg-type]
+        figure, axes = _figure(4.2, result)
+        width = 0.4
+        drawn = False
+        for offset, label in zip((-width / 2, width / 2), ("BASELINE", "POST"), strict=True):
+            cells = evidence.window(label).units.get(measure)
+            histogram = None if cells is None else cells.per_unit
+            if histogram is None or histogram.n == 0:
+                continue
+            drawn = True
+            counts = np.minimum(histogram.values, 15)
+            shares = np.array([histogram.counts[counts == k].sum() for k in range(1, 16)]) / histogram.n
+            axes.bar(np.arange(1, 16) + offset, shares, width=width, color=WINDOWS[label], label=f"{label}: mean {histogram.mean():.2f} ({histogram.n:,} units)")
+        if not drawn:
+            _no_data(axes, "no units in either window")
+            return figure
+        axes.set_xticks(range(1, 16), [str(k) for k in range(1, 15)] + ["15+"])
+        axes.set_xlabel(f"{result.value_unit.name} per unit")
+        axes.set_ylabel("share of units")
+        axes.legend(loc="upper right", frameon=False, fontsize=8)
+        _statistic_box(axes, result)
+        return figure
+
+
+def per_unit(result: GoalResult, evidence: Evidence, measure: str) -> bytes:
+    return png(draw_per_unit(result, evidence, measure))
+
+
+def draw_overview(results: Sequence[GoalResult], decision: Decision) -> Figure:
+    """The headline, then every goal as a row: its estimate and interval against its target (each row
+    in its own unit), coloured by verdict, and the preconditions."""
     shown = [r for r in results if r.kind is not Kind.PRECONDITION]
     preconditions = [r for r in results if r.kind is Kind.PRECONDITION]
-    with plt.rc_context(_STYLE):  # type: ignore[arg-type]  # matplotlib types the keys as literals
+    with plt.rc_context(_STYLE):  # type: ignore[arg-type]
         rows = max(1, len(shown))
-        figure, axes_list = plt.subplots(rows, 1, figsize=(9, 0.75 * rows + 1.4), squeeze=False)
+        figure, axes_list = plt.subplots(rows, 1, figsize=(9.5, 0.8 * rows + 2.0), squeeze=False)
+        figure.suptitle(_wrap(decision.line(), 85), x=0.02, ha="left", fontsize=12, fontweight="bold", color=OUTCOME_COLOURS[decision.outcome])
+        figure.text(0.02, 0.005, _wrap(f"Next: {decision.next_step}", 110), fontsize=9)
         for axes, result in zip(axes_list[:, 0], shown, strict=False):
             colour = COLOURS[result.verdict]
-            threshold = result.details.get("threshold", result.target)
+            unit = result.unit
+            scale = unit.scale
             if result.interval is not None:
-                axes.plot(
-                    [result.interval.low, result.interval.high],
-                    [0, 0],
-                    color=colour,
-                    linewidth=5,
-                    solid_capstyle="butt",
-                )
+                axes.plot([result.interval.low * scale, result.interval.high * scale], [0, 0], color=colour, linewidth=5, solid_capstyle="butt")
             if result.estimate is not None:
-                axes.plot([result.estimate], [0], "o", color="white", markeredgecolor=colour, markersize=8)
-            if isinstance(threshold, int | float):
-                axes.axvline(threshold, color="black", linestyle="--", linewidth=1)
+                axes.plot([result.estimate * scale], [0], "o", color="white", markeredgecolor=colour, markersize=8)
+            if result.target is not None:
+                axes.axvline(result.target * scale, color="black", linestyle="--", linewidth=1)
+            if result.estimate is None and result.interval is None:
+                axes.text(0.5, 0.5, "no data", ha="center", va="center", transform=axes.transAxes, color="#555555", fontsize=9)
             axes.set_yticks([])
             axes.spines["left"].set_visible(False)
             axes.tick_params(axis="x", labelsize=8)
-            axes.text(-0.02, 0.5, f"{result.title}", transform=axes.transAxes, ha="right", va="center", fontsize=9)
-            axes.text(
-                1.02,
-                0.5,
-                result.verdict.value.upper(),
-                transform=axes.transAxes,
-                ha="left",
-                va="center",
-                fontsize=9,
-                color=colour,
-                fontweight="bold",
+            axes.set_xlabel(unit.name, fontsize=8, labelpad=1)
+            axes.set_title(
+                _wrap(f"{result.title}  —  {cause(result)}", 100), loc="left", fontsize=9, color=colour
             )
+        for axes in axes_list[len(shown) :, 0]:
+            axes.set_axis_off()
+        if not shown:
+            axes_list[0, 0].set_axis_off()
+            axes_list[0, 0].text(0.5, 0.5, "no goal was judged", ha="center", va="center", transform=axes_list[0, 0].transAxes)
         unmet = [p for p in preconditions if p.verdict is not Verdict.PASS]
-        note = "Preconditions: " + (
-            "all met" if not unmet else "; ".join(f"{p.goal} {p.verdict.value.upper()}" for p in unmet)
-        )
-        figure.suptitle("sprintgate: estimate and interval against the target (dashed)", fontsize=11)
-        figure.text(
-            0.5, 0.005, note, ha="center", fontsize=9, color=COLOURS[Verdict.FAIL] if unmet else COLOURS[Verdict.PASS]
-        )
-        figure.subplots_adjust(left=0.38, right=0.88, hspace=1.2, top=0.9, bottom=0.12)
-        return _png(figure)
+        note = "Preconditions: " + ("all met" if not unmet else "; ".join(f"{p.goal} {p.verdict.value.upper()}" for p in unmet))
+        figure.text(0.02, 0.035, _wrap(note, 110), fontsize=9, color=COLOURS[Verdict.FAIL] if unmet else COLOURS[Verdict.PASS])
+        figure.subplots_adjust(left=0.04, right=0.98, hspace=1.6, top=1 - 1.0 / (0.8 * rows + 2.0), bottom=0.9 / (0.8 * rows + 2.0))
+        return figure
+
+
+def overview(results: Sequence[GoalResult], decision: Decision) -> bytes:
+    return png(draw_overview(results, decision))
+
+
+def text_overlaps(figure: Figure) -> list[tuple[str, str]]:
+    """Pairs of visible texts whose boxes overlap once drawn (for the tests: nothing may overlap)."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    texts = [t for t in figure.findobj(mpl.text.Text) if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    overlaps = []
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1 :]:
+            if box_a.overlaps(box_b) and box_a.width and box_b.width:
+                overlaps.append((a, b))
+    return overlaps

@@ -1,112 +1,42 @@
-"""The pytest plugin: command-line options, the ``gate`` fixture, INCONCLUSIVE as its own outcome,
-exit codes a CI job can branch on, the report header and summary table, and the reports.
+"""The pytest plugin: options, the ``gate`` fixture, INCONCLUSIVE as its own outcome, the headline,
+and the exit code. The run's lifecycle lives in :class:`sprintgate.run.Run`; this module maps pytest's
+hooks onto it and is the only one that reads options, ini values and the environment.
 
-This is the only module that imports pytest or reads options, ini values and the environment.
+A project opts in from its goals' conftest, so other suites in the same environment see no option
+and pay no import::
+
+    # goals/conftest.py
+    pytest_plugins = ("sprintgate.plugin",)
+    SUITE = Suite(...)
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import os
-import threading
-from collections import Counter
+import sys
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from sprintgate.allure_results import describe, write_run_files
-from sprintgate.config import ConfigError, Settings, read_pyproject, resolve
-from sprintgate.database import DatabaseError, scrub
-from sprintgate.gate import Gate, GateError, GoalInconclusive, GoalNotMet, RunInfo, Telemetry, versions
+from sprintgate.config import ConfigError, read_pyproject, resolve
+from sprintgate.database import DatabaseError
+from sprintgate.gate import Gate, GoalInconclusive, GoalNotMet
+from sprintgate.decision import ACTIONS
+from sprintgate.dsn import scrub
 from sprintgate.goals import Goal
+from sprintgate.measures import DeclarationError, Measure
+from sprintgate.preconditions import Precondition
 from sprintgate.progress import QueryWatch
-from sprintgate.promotion import staging_blocker
-from sprintgate.report import combined_summary, overall_verdict, write_atomically, write_reports
-from sprintgate.results import GoalResult, Kind
-from sprintgate.server import ServerError
-from sprintgate.verdict import Verdict
-
-#: Exit code when nothing failed or errored but some goal is INCONCLUSIVE: wait for more data
-#: (EX_TEMPFAIL in sysexits.h, "try again later").
-EXIT_INCONCLUSIVE = 75
-_FAULTS = (DatabaseError, ServerError, ConfigError, GateError)
-
-
-@dataclass
-class _State:
-    settings: Settings
-    root: Path
-    goals: dict[str, Goal] = field(default_factory=dict)
-    goal_items: set[str] = field(default_factory=set)
-    telemetry: Telemetry | None = None
-    info: RunInfo | None = None
-    gate: _PytestGate | None = None
-    fault: str | None = None
-    outcomes: dict[str, str] = field(default_factory=dict)
-    report_paths: list[Path] = field(default_factory=list)
-    watch: QueryWatch | None = None
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        return () if self.telemetry is None else self.telemetry.secrets
-
-    def open(self) -> Gate:
-        if self.gate is not None:
-            return self.gate
-        if self.fault is not None:
-            raise DatabaseError(self.fault)
-        assert self.telemetry is not None
-        assert self.info is not None
-        # matplotlib takes ~0.5 s to import; the plots need it after the queries, which mostly wait.
-        threading.Thread(target=importlib.import_module, args=("sprintgate.plots",), daemon=True).start()
-        try:
-            evidence = self.telemetry.fetch(self.watch)
-        except _FAULTS as error:
-            self.fault = scrub(str(error), self.secrets)
-            raise
-        info = replace(
-            self.info,
-            baseline=evidence.baseline.window,
-            post=evidence.post.window,
-            notes=(*self.info.notes, *self.telemetry.notes),
-        )
-        self.info = info
-        self.gate = _PytestGate(evidence=evidence, settings=self.settings, goals=self.goals, info=info)
-        self.gate.plots = {}
-        return self.gate
-
-
-STATE = pytest.StashKey[_State]()
-
-
-class _PytestGate(Gate):
-    """The engine's gate, drawing each goal's plot and telling Allure what each test judges."""
-
-    plots: dict[str, bytes]
-
-    def _plot(self, goal: Goal, result: GoalResult) -> None:
-        from sprintgate.plots import goal_plot, overview_plot  # noqa: PLC0415 - matplotlib only when plotting
-
-        if goal.id not in self.plots:
-            self.plots[goal.id] = goal_plot(goal, result, self.evidence)
-        if "overview" not in self.plots:
-            self.plots["overview"] = overview_plot(self.all_results())
-
-    def check(self, goal: Goal) -> GoalResult:
-        result = self.result(goal)
-        self._plot(goal, result)
-        describe(self.info, self.evidence, self.checks, result, goal.text, self.plots)
-        return super().check(goal)
-
-    def check_precondition(self, name: str) -> GoalResult:
-        result = self.precondition(name)
-        describe(self.info, self.evidence, self.checks, result, result.reason, self.plots)
-        return super().check_precondition(name)
-
+from sprintgate.report import terminal_lines
+from sprintgate.results import GoalResult
+from sprintgate.run import FAULTS, Run
+from sprintgate.server import ServerError, server_options
+from sprintgate.suite import Suite
+from sprintgate.text import terminal
 
 _OPTIONS = (
     "env",
@@ -124,370 +54,344 @@ _OPTIONS = (
 )
 
 
+@dataclass
+class _State:
+    run: Run
+    items: dict[str, str] = field(default_factory=dict)  # node id -> check id
+    broken: list[str] = field(default_factory=list)  # goal modules that did not load
+
+
+STATE = pytest.StashKey[_State]()
+
+
+def _annotate(run: Run, result: GoalResult) -> None:
+    """Tell Allure what this test judges, when allure-pytest is recording."""
+    if "allure_pytest" not in sys.modules:
+        return
+    from sprintgate.allure_results import annotate  # noqa: PLC0415 - allure only when it records
+
+    annotate(run, result)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sprintgate", "sprintgate release gate")
-    group.addoption(
-        "--env",
-        dest="sprintgate_env",
-        metavar="NAME",
-        help="environment to judge: demo (embedded, the default), staging, production, or one from "
-        "[tool.sprintgate.environments].",
-    )
-    group.addoption(
-        "--scenario",
-        dest="sprintgate_scenario",
-        metavar="NAME",
-        help="fixture scenario the demo environment loads (default rollout_met).",
-    )
-    group.addoption(
-        "--baseline", dest="sprintgate_baseline", metavar="START/END", help="BASELINE window, ISO 8601, UTC, half-open."
-    )
-    group.addoption(
-        "--post", dest="sprintgate_post", metavar="START/END", help="POST window, ISO 8601, UTC, half-open."
-    )
-    group.addoption(
-        "--flip",
-        dest="sprintgate_flip",
-        metavar="TIME|auto",
-        help="the flag flip: BASELINE is the window before it, POST the window after the warm-up; "
-        "auto finds it from the first events with both flags on.",
-    )
-    group.addoption(
-        "--staging-results",
-        dest="sprintgate_staging_results",
-        metavar="PATH",
-        help="the staging results.json a production run requires (default reports/staging/results.json).",
-    )
-    group.addoption(
-        "--force",
-        dest="sprintgate_force",
-        metavar="REASON",
-        help="run production without a passing staging run; the reason is recorded in every report.",
-    )
-    group.addoption(
-        "--change-record",
-        dest="sprintgate_change_record",
-        metavar="ID",
-        help="the change record this run belongs to (in the reports and as an Allure link).",
-    )
-    group.addoption(
-        "--confidence",
-        dest="sprintgate_confidence",
-        type=float,
-        metavar="LEVEL",
-        help="two-sided confidence level of every interval (default 0.90).",
-    )
-    group.addoption(
-        "--target",
-        dest="sprintgate_targets",
-        action="append",
-        metavar="GOAL=VALUE",
-        help="override a goal's target or margin; repeatable.",
-    )
-    group.addoption(
-        "--demo-scale",
-        dest="sprintgate_demo_scale",
-        type=float,
-        metavar="FACTOR",
-        help="event volume of the demo scenario relative to its definition (default 1).",
-    )
-    group.addoption(
-        "--reports-dir",
-        dest="sprintgate_reports_dir",
-        metavar="DIR",
-        help="where reports/<env>/ is written (default: reports under the rootdir).",
-    )
+    group.addoption("--env", dest="sprintgate_env", metavar="NAME", help="environment to judge: demo (embedded, the default), staging, production, or one from [tool.sprintgate.environments].")
+    group.addoption("--scenario", dest="sprintgate_scenario", metavar="NAME", help="demo scenario the demo environment loads (default: the suite's first).")
+    group.addoption("--baseline", dest="sprintgate_baseline", metavar="START/END", help="BASELINE window, ISO 8601, UTC, half-open.")
+    group.addoption("--post", dest="sprintgate_post", metavar="START/END", help="POST window, ISO 8601, UTC, half-open.")
+    group.addoption("--flip", dest="sprintgate_flip", metavar="TIME|auto", help="the flag flip: BASELINE is the window before it, POST the window after the warm-up; auto finds it from the first events with every flag on.")
+    group.addoption("--staging-results", dest="sprintgate_staging_results", metavar="PATH", help="the signed staging results.json a promotion requires (default reports/staging/results.json).")
+    group.addoption("--force", dest="sprintgate_force", metavar="REASON", help="promote without verified staging evidence; the reason is recorded in every report.")
+    group.addoption("--change-record", dest="sprintgate_change_record", metavar="ID", help="the change record this run belongs to (in the reports and as an Allure link).")
+    group.addoption("--confidence", dest="sprintgate_confidence", type=float, metavar="LEVEL", help="two-sided confidence level of every interval (default 0.90).")
+    group.addoption("--target", dest="sprintgate_targets", action="append", metavar="GOAL=VALUE", help="override a goal's target, in its unit (0.7, 30%%, 5pt, 2000ms); repeatable.")
+    group.addoption("--demo-scale", dest="sprintgate_demo_scale", type=float, metavar="FACTOR", help="event volume of the demo scenario relative to its definition (default 1).")
+    group.addoption("--reports-dir", dest="sprintgate_reports_dir", metavar="DIR", help="where reports/<env>/ is written (default: reports under the rootdir).")
+
+
+def _suite(config: pytest.Config) -> tuple[Suite, Path]:
+    """The suite a conftest declares (``SUITE = Suite(...)``) and its folder."""
+    found = []
+    for plugin in config.pluginmanager.get_plugins():
+        suite = getattr(plugin, "SUITE", None)
+        if isinstance(plugin, ModuleType) and isinstance(suite, Suite) and plugin.__file__:
+            found.append((suite, Path(plugin.__file__).resolve().parent))
+    if not found:
+        raise pytest.UsageError(
+            "sprintgate: no suite is declared; add SUITE = Suite(...) to the conftest.py of your goals folder (README, 'Write your first goal')."
+        )
+    if len({id(s) for s, _ in found}) > 1:
+        raise pytest.UsageError(f"sprintgate: more than one conftest declares a SUITE ({', '.join(str(p) for _, p in found)}); a run judges one suite.")
+    return found[0]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or getattr(config.option, "numprocesses", None) or getattr(config.option, "dist", "no") != "no":
+        raise pytest.UsageError(
+            "sprintgate: the gate fetches the evidence once and judges every goal in one process; run it without -n/--dist (pytest-xdist)."
+        )
     options = {key: config.getoption(f"sprintgate_{key}") for key in _OPTIONS}
     pyproject = config.rootpath / "pyproject.toml"
     try:
         settings = resolve(read_pyproject(pyproject), options, source=str(pyproject))
     except ConfigError as error:
         raise pytest.UsageError(str(error)) from None
-    config.stash[STATE] = _State(settings=settings, root=config.rootpath, watch=_terminal_watch(config, settings))
+    suite, _ = _suite(config)
+    try:
+        postgresql = server_options(lambda name: _pytest_postgresql_option(config, name))
+    except ServerError as error:
+        raise pytest.UsageError(str(error)) from None
+    say = _terminal_line(config)
+    run = Run(
+        settings=settings,
+        suite=suite,
+        root=config.rootpath,
+        environ=os.environ,
+        server_options=postgresql,
+        say=say,
+        watch=QueryWatch(say, after_s=settings.progress_after_s),
+    )
+    config.stash[STATE] = _State(run)
 
 
-def _terminal_watch(config: pytest.Config, settings: Settings) -> QueryWatch:
-    """Prints on the terminal, past output capturing, while an evidence query runs long."""
+def _pytest_postgresql_option(config: pytest.Config, name: str) -> object | None:
+    """pytest-postgresql's option or ini value, when that plugin is loaded (it may be disabled)."""
+    try:
+        value = config.getoption(name)
+    except ValueError:
+        value = None
+    if value is not None:
+        return value
+    try:
+        return config.getini(name) or None
+    except ValueError:
+        return None
 
-    def report(message: str) -> None:
+
+def _terminal_line(config: pytest.Config) -> object:
+    def say(message: str) -> None:
         capture = config.pluginmanager.getplugin("capturemanager")
         writer = config.get_terminal_writer()
         if capture is None:
-            writer.line(message, yellow=True)
+            writer.line(terminal(message), yellow=True)
             return
         with capture.global_and_fixture_disabled():
-            writer.line(message, yellow=True)
+            writer.line(terminal(message), yellow=True)
 
-    return QueryWatch(report, after_s=settings.progress_after_s)
+    return say
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A goal module that does not load is a usage error (one line), not a traceback per goal."""
+    if report.failed:
+        _FAILED_COLLECTIONS.append(report)
+
+
+#: Collection failures of this process, read when the suite's checks are learnt.
+_FAILED_COLLECTIONS: list[pytest.CollectReport] = []
+
+
+def _load_error(report: pytest.CollectReport, suite_dir: Path) -> str | None:
+    path = Path(str(report.fspath)).resolve() if report.fspath else None
+    if path is None or suite_dir not in path.parents:
+        return None
+    text = str(report.longrepr).strip().splitlines()
+    last = next((line for line in reversed(text) if line.strip()), "it does not import")
+    message = terminal(last.removeprefix("E").strip())
+    known = ""
+    if "cannot import name" in message and " from '" in message:
+        module = message.split(" from '", 1)[1].split("'", 1)[0]
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            names = sorted(n for n, v in vars(loaded).items() if isinstance(v, Measure | Suite))
+            known = f"; {module} declares: {', '.join(names)}" if names else ""
+    return f"sprintgate: {path.relative_to(suite_dir.parent)} does not load: {message}{known}."
+
+
+def _module_name(path: Path) -> tuple[str, Path]:
+    """The name pytest's default import mode gives ``path``, and the folder it puts on sys.path."""
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts), folder
+
+
+def _declared_in(module: ModuleType) -> Goal | Precondition | None:
+    check = getattr(module, "GOAL", None) or getattr(module, "PRECONDITION", None)
+    if isinstance(check, Goal):
+        return check.with_text((module.__doc__ or "").strip())
+    if isinstance(check, Precondition):
+        return check
+    return None
+
+
+def _uncollected(suite_dir: Path, collected: set[Path]) -> list[tuple[Path, ModuleType]]:
+    """Goal modules of the suite that this run did not collect (a file subset), imported to count them."""
+    found = []
+    for path in sorted(suite_dir.rglob("test_*.py")):
+        if path.resolve() in collected:
+            continue
+        name, folder = _module_name(path.resolve())
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+        try:
+            found.append((path, importlib.import_module(name)))
+        except Exception as error:  # noqa: BLE001 - any failure to load a goal module is one usage line
+            raise pytest.UsageError(f"sprintgate: {path.name} does not load: {terminal(type(error).__name__)}: {terminal(str(error))}.") from None
+    return found
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Learn every goal collected (before -k or -m deselect any), then set up the run once."""
+    """Learn every check the suite declares, collected or not, before -k or -m deselect any."""
     state = config.stash[STATE]
-    for item in items:
-        if "gate" not in getattr(item, "fixturenames", ()):
-            continue
-        state.goal_items.add(item.nodeid)
-        goal = getattr(getattr(item, "module", None), "GOAL", None)
-        if isinstance(goal, Goal):
-            state.goals[goal.id] = goal
-    if not state.goal_items:
-        return
-    unknown = sorted(set(state.settings.targets) - set(state.goals))
-    if unknown:
-        raise pytest.UsageError(
-            f"sprintgate: target {unknown[0]!r} names no collected goal (from --target or [tool.sprintgate.targets]); known: {', '.join(sorted(state.goals))}."
-        )
-    settings = state.settings
+    _, suite_dir = _suite(config)
+    for report in _FAILED_COLLECTIONS:
+        message = _load_error(report, suite_dir)
+        if message:
+            raise pytest.UsageError(message)
+    collected: set[Path] = set()
     try:
-        state.telemetry = Telemetry(settings)
-        baseline, post = state.telemetry.planned_windows()
-    except (ConfigError, KeyError) as error:
-        raise pytest.UsageError(str(error).strip("'\"")) from None
-    forced = _promotion(state)
-    url = None
-    if settings.change_record and settings.change_record_url:
-        url = settings.change_record_url.replace("{id}", settings.change_record)
-    state.info = RunInfo(
-        env=settings.env.name,
-        source=state.telemetry.source(),
-        baseline=baseline,
-        post=post,
-        confidence=settings.judging.confidence,
-        seed=settings.judging.seed,
-        versions=versions(state.root),
-        flip=state.telemetry.flip_label(),
-        change_record=settings.change_record,
-        change_record_url=url,
-        forced=forced,
-    )
+        for item in items:
+            if "gate" not in getattr(item, "fixturenames", ()):
+                continue
+            module = getattr(item, "module", None)
+            check = None if module is None else _declared_in(module)
+            if check is None:
+                raise pytest.UsageError(f"sprintgate: {item.nodeid} uses the gate but its module declares no GOAL or PRECONDITION.")
+            path = Path(str(item.path)).resolve()
+            collected.add(path)
+            state.run.declare(check, path)
+            state.items[item.nodeid] = check.id if isinstance(check, Goal) else check.name
+        for path, module in _uncollected(suite_dir, collected):
+            check = _declared_in(module)
+            if check is not None:
+                state.run.declare(check, path)
+    except (ConfigError, DeclarationError) as error:
+        raise pytest.UsageError(str(error)) from None
 
 
-def _promotion(state: _State) -> str | None:
-    """Production runs only after a passing staging run (or with --force REASON, which is recorded)."""
-    settings = state.settings
-    if settings.force is not None and not settings.force.strip():
-        raise pytest.UsageError(
-            "sprintgate: --force needs a reason, e.g. --force 'staging DB down, approved by CAB-123'."
-        )
-    if settings.env.name != "production":
-        return None
-    path = settings.staging_results or state.root / settings.reports_dir / "staging" / "results.json"
-    targets = {goal_id: settings.targets.get(goal_id, goal.target) for goal_id, goal in state.goals.items()}
-    blocker = staging_blocker(path, targets, max_age_hours=settings.staging_max_age_hours, now=datetime.now(UTC))
-    if blocker is None:
-        return None
-    if settings.force is None:
-        raise pytest.UsageError(
-            f"sprintgate: --env production refused: {blocker}; a production run needs a passing staging run of the "
-            "same goals and flags (override with --force 'REASON', which is recorded in the reports)."
-        )
-    return f"{settings.force} (overrode: {blocker})"
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """After deselection: which checks this run will judge, and everything checked before any query."""
+    state = session.config.stash[STATE]
+    if not state.run.declared:
+        return
+    selected = {state.items[item.nodeid] for item in session.items if item.nodeid in state.items}
+    declared = set(state.run.declared)
+    from sprintgate.preconditions import PRECONDITIONS  # noqa: PLC0415 - the registry of built-in checks
+
+    declared |= {p.name for p in PRECONDITIONS}
+    subset = None
+    missing = sorted(declared - selected)
+    if missing:
+        how = "deselected or not collected"
+        subset = f"{', '.join(missing[:5])}{' and more' if len(missing) > 5 else ''} {how}"
+    try:
+        state.run.prepare(selected, subset)
+    except (ConfigError, DeclarationError) as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def pytest_report_collectionfinish(config: pytest.Config, start_path: Path, items: Sequence[pytest.Item]) -> list[str]:
-    info = config.stash[STATE].info
-    return [] if info is None else info.lines()
+    return config.stash[STATE].run.header()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    """Fetch and judge before the first goal runs; when the telemetry cannot be read, say so once and
+    run no goal (each would only repeat the same fault)."""
+    state = session.config.stash[STATE]
+    if session.config.option.collectonly or not state.items:
+        return None
+    state.run.open()
+    if state.run.fault is not None:
+        state.run.say(f"sprintgate: COULD NOT MEASURE: {state.run.fault.removeprefix('sprintgate: ')}")
+        return True
+    return None
 
 
 @pytest.fixture(scope="session")
 def gate(request: pytest.FixtureRequest) -> Gate:
-    """The gate of this run: the evidence of both windows, fetched once, and the goals to judge."""
-    return request.config.stash[STATE].open()
+    """The gate of this run: every check judged once on one snapshot of both windows."""
+    state = request.config.stash[STATE]
+    state.run.open()
+    if state.run.fault is not None:
+        raise DatabaseError(state.run.fault)
+    run = state.run
+    return Gate(run.result, lambda result: _annotate(run, result))
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     state = item.config.stash[STATE]
     excinfo = call.excinfo
     if excinfo is not None:
         if isinstance(excinfo.value, GoalInconclusive):
             report.outcome = "skipped"
-            report.longrepr = (
-                str(item.path),
-                (item.location[1] or 0) + 1,
-                f"INCONCLUSIVE: {excinfo.value.result.reason}",
-            )
-        elif excinfo.errisinstance(GoalNotMet) or excinfo.errisinstance(_FAULTS):
-            report.longrepr = str(excinfo.value)
-    if state.secrets:
-        _scrub_report(report, state.secrets)
-    if item.nodeid in state.goal_items and (report.when == "call" or report.outcome != "passed"):
-        state.outcomes[item.nodeid] = _outcome(report, excinfo)
+            report.sprintgate_verdict = "inconclusive"  # type: ignore[attr-defined]
+            report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"INCONCLUSIVE: {terminal(str(excinfo.value))}")
+        elif excinfo.errisinstance(GoalNotMet) or excinfo.errisinstance(FAULTS):
+            report.longrepr = terminal(str(excinfo.value))
+    secrets = () if state.run.source is None else state.run.source.secrets
+    if secrets:
+        _scrub_report(report, secrets)
+    check_id = state.items.get(item.nodeid)
+    if check_id is not None and (report.when == "call" or report.outcome != "passed"):
+        state.run.record(check_id, _outcome(report, excinfo))
     return report
 
 
 def _outcome(report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
     if excinfo is not None and excinfo.errisinstance(GoalInconclusive):
         return "inconclusive"
+    if excinfo is not None and excinfo.errisinstance(GoalNotMet):
+        return "fail"
     if report.when != "call" and report.failed:
         return "error"
-    return report.outcome
+    if report.failed:
+        return "error"  # a goal test that failed without a FAIL verdict is a bug, not a measurement
+    return "pass" if report.passed else "skipped"
 
 
 def _scrub_report(report: pytest.TestReport, secrets: tuple[str, ...]) -> None:
-    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+    if isinstance(report.longrepr, tuple):
+        path, line, reason = report.longrepr
+        report.longrepr = (path, line, scrub(reason, secrets))
+    elif report.longrepr is not None:
         text = str(report.longrepr)
         cleaned = scrub(text, secrets)
         if cleaned != text:
             report.longrepr = cleaned
-    elif isinstance(report.longrepr, tuple):
-        path, line, reason = report.longrepr
-        report.longrepr = (path, line, scrub(reason, secrets))
     report.sections = [(title, scrub(body, secrets)) for title, body in report.sections]
 
 
-def pytest_report_teststatus(
-    report: pytest.TestReport, config: pytest.Config
-) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
-    if report.skipped and isinstance(report.longrepr, tuple) and str(report.longrepr[2]).startswith("INCONCLUSIVE: "):
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    if getattr(report, "sprintgate_verdict", None) == "inconclusive":
         return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
     return None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    state = session.config.stash[STATE]
-    if not state.outcomes:
+    state = session.config.stash.get(STATE, None)
+    if state is None or state.run.info is None or not state.run.declared:
         return
+    if exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+        return
+    run = state.run
+    run.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     alluredir = getattr(session.config.option, "allure_report_dir", None)
-    if alluredir and state.info is not None:
-        write_run_files(
-            Path(alluredir),
-            state.info,
-            None if state.gate is None else state.gate.evidence,
-            os.environ,
-            scrub=state.secrets,
-        )
-    counts = Counter(state.outcomes.values())
-    results = [] if state.gate is None else list(state.gate.results.values())
-    # A goal test that errored, was skipped, or failed without a FAIL verdict (a bug, not a
-    # measurement) leaves the run without a trustworthy verdict.
-    fails = sum(r.verdict is Verdict.FAIL for r in results)
-    unjudged = counts["error"] + counts["skipped"] + max(0, counts["failed"] - fails)
-    _write_reports(state, results, overall_verdict(results, unjudged))
-    if session.exitstatus == pytest.ExitCode.OK:
-        if counts["skipped"]:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a goal that was not judged did not pass
-        elif counts["inconclusive"]:
-            session.exitstatus = EXIT_INCONCLUSIVE
+    if alluredir:
+        from sprintgate.allure_results import finish_allure  # noqa: PLC0415 - allure only when it records
 
-
-def _write_reports(state: _State, results: list[GoalResult], verdict: str) -> None:
-    assert state.info is not None
-    directory = state.root / state.settings.reports_dir / state.settings.env.name
-    if state.gate is None:
-        document: dict[str, object] = {
-            "env": state.info.env,
-            "generated_at": state.info.generated_at.isoformat(),
-            "source": state.info.source,
-            "verdict": "error",
-            "error": state.fault or "the gate did not run",
-            "change_record": state.info.change_record,
-            "forced": state.info.forced,
-            "goals": [],
-        }
-        text = scrub(json.dumps(document, indent=2) + "\n", state.secrets)
-        write_atomically(directory / "results.json", text)
-        write_atomically(
-            directory / "summary.md", f"# sprintgate: {state.info.env}\n\n- Verdict: **ERROR**\n- {document['error']}\n"
-        )
-        write_atomically(directory / "metrics.csv", "metric,window,value,n,unit\n")
-        state.report_paths = [directory / n for n in ("results.json", "summary.md", "metrics.csv")]
-        return
-    paths = write_reports(
-        directory, state.info, state.gate.evidence, results, verdict, scrub=lambda text: scrub(text, state.secrets)
-    )
-    state.report_paths = list(paths.values())
-    plots = {goal: png for goal, png in state.gate.plots.items() if goal in state.gate.results}
-    if set(state.gate.goals) | set(state.gate.checks) <= set(state.gate.results) and "overview" in state.gate.plots:
-        plots["overview"] = state.gate.plots["overview"]  # drawn from the same results during the run
-    elif results:
-        from sprintgate.plots import overview_plot  # noqa: PLC0415 - matplotlib only when plotting
-
-        plots["overview"] = overview_plot(results)
-    for name, png in sorted(plots.items()):
-        write_atomically(directory / "plots" / f"{name}.png", png)
-    if plots:
-        state.report_paths.append(directory / "plots")
-    combined = combined_summary(state.root / state.settings.reports_dir)
-    if combined is not None:
-        write_atomically(state.root / state.settings.reports_dir / "summary.md", scrub(combined, state.secrets))
-        state.report_paths.append(state.root / state.settings.reports_dir / "summary.md")
+        finish_allure(Path(alluredir), run, os.environ)
+    if exitstatus != pytest.ExitCode.INTERRUPTED:
+        session.exitstatus = run.exit_code
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
-    state = config.stash[STATE]
-    if not state.outcomes:
+    state = config.stash.get(STATE, None)
+    if state is None or state.run.decision is None:
         return
-    tr = terminalreporter
-    tr.section("sprintgate")
-    if state.gate is None:
-        tr.line(f"no verdict: {state.fault or 'the gate did not run'}", red=True)
+    run = state.run
+    assert run.decision is not None
+    terminalreporter.section("sprintgate")
+    judged = [run.results[c] for c in run.declared if c in run.results and run.outcomes.get(c) in ("pass", "fail", "inconclusive")]
+    colour = {"promote": {"green": True}, "wait": {"yellow": True}}.get(run.decision.outcome.value, {"red": True})
+    lines = terminal_lines(run.decision, judged)
+    terminalreporter.write_line(lines[0], bold=True, **colour)
+    for line in lines[1:]:
+        terminalreporter.write_line(line)
+    if run.report_error is not None:
+        terminalreporter.write_line(terminal(run.report_error), red=True)
+        terminalreporter.write_line(f"exit {run.exit_code}: {ACTIONS[run.exit_code]}")
     else:
-        for note in state.gate.info.notes:
-            tr.line(note, yellow=True)
-        rows = _table(state.gate)
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for index, row in enumerate(rows):
-            tr.line("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), bold=index == 0)
-        for result in state.gate.results.values():
-            if result.reason_code is not None:
-                tr.line(f"{result.goal}: {result.verdict.value.upper()} ({result.reason_code}): {result.reason}")
-        excluded = sum(
-            n
-            for w in (state.gate.evidence.baseline, state.gate.evidence.post)
-            for r in w.excluded.values()
-            for n in r.values()
-        )
-        if excluded:
-            tr.line(
-                f"excluded as malformed: {excluded:,} rows (see {state.settings.reports_dir / state.settings.env.name / 'summary.md'})",
-                yellow=True,
-            )
-    for path in state.report_paths:
-        tr.line(f"report: {path}")
-
-
-def _table(gate: Gate) -> list[list[str]]:
-    rows = [["goal", "kind", "verdict", "baseline", "post", "delta", "interval", "n (baseline/post)"]]
-    for r in gate.results.values():
-        delta = "n/a"
-        if r.estimate is not None and r.kind is not Kind.PRECONDITION:
-            delta = (
-                f"x{r.estimate:.3f}"
-                if "/" in r.statistic
-                else (f"{100 * r.estimate:+.2f} pp" if " - " in r.statistic else _shown(r.estimate))
-            )
-        interval = "n/a" if r.interval is None else f"[{r.interval.low:.4g}, {r.interval.high:.4g}]"
-        rows.append(
-            [
-                r.goal,
-                r.kind.value,
-                r.verdict.value.upper(),
-                _shown(r.baseline.value),
-                _shown(r.post.value),
-                delta,
-                interval,
-                f"{r.baseline.n:,}/{r.post.n:,}",
-            ]
-        )
-    return rows
-
-
-def _shown(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+        terminalreporter.write_line(f"reports: {run.reports_directory}/summary.md")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    if state is not None and state.telemetry is not None:
-        state.telemetry.close()
+    if state is not None:
+        state.run.close()

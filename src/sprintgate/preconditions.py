@@ -1,25 +1,56 @@
-"""Preconditions, the placebo check, and the final verdict of a goal.
+"""Preconditions: what must hold before any goal can PASS.
 
-A precondition that is not met turns a PASS into INCONCLUSIVE with its reason, never a confident FAIL
-into anything else. The placebo run applies each goal's comparison to the two halves of BASELINE: a
-significant change between two halves of the same period means the method is miscalibrated for this
-data, and that goal's PASS becomes INCONCLUSIVE.
+- ``flags_enabled``: POST events carry every flag on, BASELINE events carry them off;
+- ``telemetry_present``: every event type a goal needs has events in the windows it needs;
+- ``window_sufficient``: both windows long enough, of equal length, covered, closed and complete;
+- ``windows_comparable``: both windows saw the same demand (volume, time of day, weekday, cluster
+  and declared mixes), beyond what sampling alone would move;
+- ``telemetry_understood``: every row of the windows was used or counted under a reason, no id is
+  duplicated, and rows the gate cannot classify are few.
+
+A precondition that is not met turns a PASS into INCONCLUSIVE with its reason (flags off and missing
+instrumentation are FAILs of the precondition itself); it never turns a confident FAIL into anything
+else.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
-from sprintgate import contract
+import numpy as np
+
+from sprintgate.config import Thresholds
 from sprintgate.evidence import Evidence, WindowEvidence
-from sprintgate.goals import Goal, Judging, judge_statistics, placebo_estimate
-from sprintgate.results import GoalResult, Kind, Observation
-from sprintgate.verdict import Verdict
+from sprintgate.goals import Goal
+from sprintgate.results import NOTHING, GoalResult, Kind, Observation
+from sprintgate.suite import Suite
+from sprintgate.units import PERCENT, Unit, count_unit
+from sprintgate.verdict import Better, Verdict
 
 K = TypeVar("K")
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """A precondition as a goal module names it: ``PRECONDITION = FLAGS_ENABLED``."""
+
+    name: str
+    title: str
+
+
+FLAGS_ENABLED = Precondition("flags_enabled", "Flags on in POST, off in BASELINE")
+TELEMETRY_PRESENT = Precondition("telemetry_present", "Telemetry present in both windows")
+WINDOW_SUFFICIENT = Precondition("window_sufficient", "Windows long enough, of equal length, closed and complete")
+WINDOWS_COMPARABLE = Precondition("windows_comparable", "BASELINE and POST comparable (volume, time of day, weekday, mixes)")
+TELEMETRY_UNDERSTOOD = Precondition("telemetry_understood", "Every row used or counted under a reason; no duplicate ids")
+PRECONDITIONS = (FLAGS_ENABLED, TELEMETRY_PRESENT, WINDOW_SUFFICIENT, WINDOWS_COMPARABLE, TELEMETRY_UNDERSTOOD)
+BY_NAME = {p.name: p for p in PRECONDITIONS}
+DAYS = count_unit("days")
+ROWS = count_unit("rows")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,43 +65,32 @@ class PreconditionCheck:
         return self.result.verdict is Verdict.PASS
 
 
-FLAGS_ENABLED = "flags_enabled"
-TELEMETRY_PRESENT = "telemetry_present"
-WINDOW_SUFFICIENT = "window_sufficient"
-WINDOWS_COMPARABLE = "windows_comparable"
-PRECONDITIONS = (FLAGS_ENABLED, TELEMETRY_PRESENT, WINDOW_SUFFICIENT, WINDOWS_COMPARABLE)
-
-NOTHING_OBSERVED = Observation(None, 0)
-
-PRECONDITION_TITLES = {
-    FLAGS_ENABLED: "Flags on in POST, off in BASELINE",
-    TELEMETRY_PRESENT: "Telemetry present in both windows",
-    WINDOW_SUFFICIENT: "Windows long enough, of equal length, closed and complete",
-    WINDOWS_COMPARABLE: "BASELINE and POST comparable (volume, weekday/hour, reason and restaurant mix)",
-}
-
-
-def _precondition(
-    name: str,
+def _result(
+    check: Precondition,
     verdict: Verdict,
     reason_code: str | None,
     reason: str,
     *,
+    unit: Unit = PERCENT,
     estimate: float | None = None,
     target: float | None = None,
-    baseline: Observation = NOTHING_OBSERVED,
-    post: Observation = NOTHING_OBSERVED,
+    better: Better | None = None,
+    baseline: Observation = NOTHING,
+    post: Observation = NOTHING,
     details: Mapping[str, object] | None = None,
 ) -> GoalResult:
     return GoalResult(
-        goal=name,
+        goal=check.name,
         kind=Kind.PRECONDITION,
-        title=PRECONDITION_TITLES[name],
-        statistic=name,
+        title=check.title,
+        measured=check.name.replace("_", " "),
         verdict=verdict,
         estimate=estimate,
         interval=None,
         target=target,
+        better=better,
+        unit=unit,
+        value_unit=unit,
         baseline=baseline,
         post=post,
         reason_code=reason_code,
@@ -79,65 +99,55 @@ def _precondition(
     )
 
 
-def check_flags(evidence: Evidence, judging: Judging) -> PreconditionCheck:
-    """POST events carry both flags on and BASELINE events carry them off (among events with flags)."""
-
-    def share(window: WindowEvidence, state: str) -> tuple[float | None, int]:
-        carrying = sum(window.flags.get(s, 0) for s in ("on", "off", "mixed"))
-        return (window.flags.get(state, 0) / carrying if carrying else None), carrying
-
-    post_on, post_n = share(evidence.post, "on")
-    base_off, base_n = share(evidence.baseline, "off")
-    details = {"baseline": dict(evidence.baseline.flags), "post": dict(evidence.post.flags)}
-    observations = {"baseline": Observation(base_off, base_n), "post": Observation(post_on, post_n)}
-    flags = " and ".join(contract.FLAG_NAMES)
-    if post_on is None or post_on < judging.flag_share:
-        seen = (
-            "no POST event carries the flags"
-            if post_on is None
-            else f"only {post_on:.1%} of {post_n:,} POST events that carry flags have both on"
-        )
+def check_flags(evidence: Evidence, suite: Suite, thresholds: Thresholds) -> PreconditionCheck:
+    """Every flag on in at least ``flag_share`` of POST's events (an event without flags counts as not
+    on), and off in that share of BASELINE's events that carry flags."""
+    post_all = sum(evidence.post.flags.values())
+    post_on = evidence.post.flags.get("on", 0)
+    carrying = sum(evidence.baseline.flags.get(s, 0) for s in ("on", "off", "mixed", "malformed"))
+    base_off = evidence.baseline.flags.get("off", 0)
+    on_share = post_on / post_all if post_all else None
+    off_share = base_off / carrying if carrying else None
+    details = {"baseline": dict(evidence.baseline.flags), "post": dict(evidence.post.flags), "flags": list(suite.flags)}
+    common = {
+        "estimate": on_share,
+        "target": thresholds.flag_share,
+        "better": Better.HIGHER,
+        "baseline": Observation(off_share, carrying),
+        "post": Observation(on_share, post_all),
+        "details": details,
+    }
+    flags = " and ".join(suite.flags)
+    need = PERCENT.format(thresholds.flag_share)
+    if on_share is None or on_share < thresholds.flag_share:
+        seen = "POST has no events" if on_share is None else f"only {PERCENT.format(on_share)} of {post_all:,} POST events carry every flag on"
         return PreconditionCheck(
-            _precondition(
+            _result(
                 FLAGS_ENABLED,
                 Verdict.FAIL,
                 "flags_off",
-                f"Flag off vs flag still off: {seen} (need {judging.flag_share:.0%}); confirm the deployment enables {flags} before judging.",
-                estimate=post_on,
-                target=judging.flag_share,
-                details=details,
-                **observations,
+                f"Flag off vs flag still off: {seen} (need {need}); confirm the deployment enables {flags} before judging.",
+                **common,  # type: ignore[arg-type]
             )
         )
-    if base_off is not None and base_off < judging.flag_share:
+    if off_share is not None and off_share < thresholds.flag_share:
         return PreconditionCheck(
-            _precondition(
+            _result(
                 FLAGS_ENABLED,
                 Verdict.FAIL,
                 "flags_on_in_baseline",
-                f"BASELINE is not a flag-off window: only {base_off:.1%} of {base_n:,} BASELINE events that carry flags have both off; move the BASELINE window before the flip.",
-                estimate=post_on,
-                target=judging.flag_share,
-                details=details,
-                **observations,
+                f"BASELINE is not a flag-off window: only {PERCENT.format(off_share)} of {carrying:,} BASELINE events that carry "
+                "flags have them all off; move the BASELINE window before the flip.",
+                **common,  # type: ignore[arg-type]
             )
         )
+    before = (
+        f"; {PERCENT.format(off_share)} of {carrying:,} BASELINE events that carry flags have them off."
+        if off_share is not None
+        else "; BASELINE events predate the flags."
+    )
     return PreconditionCheck(
-        _precondition(
-            FLAGS_ENABLED,
-            Verdict.PASS,
-            None,
-            f"{post_on:.1%} of {post_n:,} POST events carry both flags on"
-            + (
-                f"; {base_off:.1%} of {base_n:,} BASELINE events carry them off."
-                if base_off is not None
-                else "; BASELINE events predate the flags."
-            ),
-            estimate=post_on,
-            target=judging.flag_share,
-            details=details,
-            **observations,
-        )
+        _result(FLAGS_ENABLED, Verdict.PASS, None, f"{PERCENT.format(on_share)} of {post_all:,} POST events carry every flag on{before}", **common)  # type: ignore[arg-type]
     )
 
 
@@ -145,7 +155,9 @@ def _event_name(types: tuple[str, ...]) -> str:
     if len(types) == 1:
         return types[0]
     family = types[0].rsplit(".", 1)[0]
-    return f"{family}.* ({', '.join(t.rsplit('.', 1)[1] for t in types)})"
+    if all(t.rsplit(".", 1)[0] == family and "." in t for t in types):
+        return f"{family}.* ({', '.join(t.rsplit('.', 1)[1] for t in types)})"
+    return " / ".join(types)
 
 
 def check_telemetry(evidence: Evidence, goals: Sequence[Goal]) -> PreconditionCheck:
@@ -165,9 +177,7 @@ def check_telemetry(evidence: Evidence, goals: Sequence[Goal]) -> PreconditionCh
             )
     if not gaps:
         return PreconditionCheck(
-            _precondition(
-                TELEMETRY_PRESENT, Verdict.PASS, None, "Every event type the goals need has events in both windows."
-            )
+            _result(TELEMETRY_PRESENT, Verdict.PASS, None, "Every event type the goals need has events in both windows.", unit=ROWS)
         )
     listed = "; ".join(
         f"no {name} events in the {window} window (needed by {', '.join(ids)})"
@@ -175,310 +185,265 @@ def check_telemetry(evidence: Evidence, goals: Sequence[Goal]) -> PreconditionCh
         for window, ids in windows.items()
     )
     return PreconditionCheck(
-        _precondition(
+        _result(
             TELEMETRY_PRESENT,
             Verdict.FAIL,
             "instrumentation_missing",
             f"Instrumentation missing: {listed}; fix the event writes, then rerun.",
-            estimate=float(sum(len(w) for w in gaps.values())),
+            unit=ROWS,
             details={"missing": [f"{name}@{window}" for name, windows in gaps.items() for window in windows]},
         ),
         missing_for,
     )
 
 
-def check_windows(evidence: Evidence, judging: Judging) -> PreconditionCheck:
-    """Both windows span at least the minimum, have equal length, and their data covers them."""
+def _coverage(window: WindowEvidence) -> float:
+    """Days from the first to the last hour with demand events."""
+    hours = np.flatnonzero(window.demand_by_hour)
+    return 0.0 if hours.size == 0 else (int(hours[-1]) - int(hours[0]) + 1) / 24
+
+
+def check_windows(evidence: Evidence, thresholds: Thresholds) -> PreconditionCheck:
+    """Both windows span at least the minimum, have equal length, their data covers them, and POST is
+    closed and complete by the database clock (judged on plausible timestamps only)."""
     base, post = evidence.baseline.window, evidence.post.window
     problems = []
     for name, window in (("BASELINE", base), ("POST", post)):
-        if window.days < judging.min_window_days:
+        if window.days < thresholds.min_window_days:
             problems.append(
                 (
                     "window_too_short",
                     f"the {name} window spans {window.days:.2f} days, "
-                    f"{judging.min_window_days - window.days:.2f} fewer than the {judging.min_window_days:g} required",
+                    f"{thresholds.min_window_days - window.days:.2f} fewer than the {thresholds.min_window_days:g} required",
                 )
             )
     if abs(base.days - post.days) > 1 / 24:
         problems.append(("windows_unequal", f"BASELINE spans {base.days:.2f} days but POST {post.days:.2f}"))
-    for name, window_evidence in (("BASELINE", evidence.baseline), ("POST", evidence.post)):
-        first, last = window_evidence.first_at, window_evidence.last_at
-        covered = 0.0 if first is None or last is None else (last - first).total_seconds() / 86400
-        if covered < judging.min_coverage * window_evidence.window.days:
+    for name, window_evidence in evidence.windows():
+        covered = _coverage(window_evidence)
+        if covered < thresholds.min_coverage * window_evidence.window.days:
             problems.append(
-                (
-                    "window_not_covered",
-                    f"events in the {name} window cover only {covered:.2f} of its "
-                    f"{window_evidence.window.days:.2f} days",
-                )
+                ("window_not_covered", f"demand events in the {name} window cover only {covered:.2f} of its {window_evidence.window.days:.2f} days")
             )
-    if evidence.checked_at is not None:
-        slack = timedelta(hours=judging.late_slack_hours)
-        if post.end + slack > evidence.checked_at:
-            problems.append(
-                (
-                    "window_not_closed",
-                    f"the POST window ends {post.end.isoformat()}, which is not yet "
-                    f"{judging.late_slack_hours:g} h in the past (database clock {evidence.checked_at.isoformat(timespec='seconds')})",
-                )
+    census = evidence.census
+    slack = timedelta(hours=thresholds.late_slack_hours)
+    if post.end + slack > census.checked_at:
+        problems.append(
+            (
+                "window_not_closed",
+                f"the POST window ends {post.end.isoformat()}, which is not yet {thresholds.late_slack_hours:g} h in the past "
+                f"(database clock {census.checked_at.isoformat(timespec='seconds')})",
             )
-        elif evidence.newest_event_at is None or evidence.newest_event_at < post.end + slack:
-            newest = (
-                "none" if evidence.newest_event_at is None else evidence.newest_event_at.isoformat(timespec="seconds")
+        )
+    elif census.newest_event_at is None or census.newest_event_at < post.end + slack:
+        newest = "none" if census.newest_event_at is None else census.newest_event_at.isoformat(timespec="seconds")
+        problems.append(
+            (
+                "data_not_complete",
+                f"the newest plausible event ({newest}) is not yet {thresholds.late_slack_hours:g} h past the end of POST, "
+                "so late events may still arrive",
             )
-            problems.append(
-                (
-                    "data_not_complete",
-                    f"the newest event ({newest}) is not yet {judging.late_slack_hours:g} h past the "
-                    "end of POST, so late events may still arrive",
-                )
-            )
+        )
     details = {
         "baseline_days": base.days,
         "post_days": post.days,
-        "newest_event_at": None if evidence.newest_event_at is None else evidence.newest_event_at.isoformat(),
+        "newest_event_at": None if census.newest_event_at is None else census.newest_event_at.isoformat(),
+        "checked_at": census.checked_at.isoformat(),
     }
+    common = {"unit": DAYS, "estimate": min(base.days, post.days), "target": thresholds.min_window_days, "better": Better.HIGHER, "details": details}
     if problems:
         return PreconditionCheck(
-            _precondition(
+            _result(
                 WINDOW_SUFFICIENT,
                 Verdict.INCONCLUSIVE,
                 problems[0][0],
-                "Not enough time to judge: "
-                + "; ".join(p for _, p in problems)
-                + ". Wait for more data or widen the windows.",
-                estimate=min(base.days, post.days),
-                target=judging.min_window_days,
-                details=details,
+                "Not enough time to judge: " + "; ".join(p for _, p in problems) + ". Wait for more data or widen the windows.",
+                **common,  # type: ignore[arg-type]
             )
         )
     return PreconditionCheck(
-        _precondition(
+        _result(
             WINDOW_SUFFICIENT,
             Verdict.PASS,
             None,
-            f"Both windows span {base.days:g} days (minimum {judging.min_window_days:g}) and their events cover them.",
-            estimate=min(base.days, post.days),
-            target=judging.min_window_days,
-            details=details,
+            f"Both windows span {base.days:g} days (minimum {thresholds.min_window_days:g}), their events cover them, and POST is closed and complete.",
+            **common,  # type: ignore[arg-type]
         )
     )
 
 
-def total_variation(a: Mapping[K, int], b: Mapping[K, int]) -> float | None:
-    """Half the L1 distance between two count distributions (0 = same mix, 1 = disjoint)."""
+def total_variation(a: Mapping[K, float], b: Mapping[K, float]) -> tuple[float, float] | None:
+    """Half the L1 distance between two count distributions, and the distance sampling alone would
+    give on average (multinomial counts, normal approximation); ``None`` without data."""
     na, nb = sum(a.values()), sum(b.values())
-    if na == 0 or nb == 0:
+    if na <= 0 or nb <= 0:
         return None
-    return 0.5 * sum(abs(a.get(k, 0) / na - b.get(k, 0) / nb) for k in set(a) | set(b))
+    distance, noise = 0.0, 0.0
+    for key in set(a) | set(b):
+        pa, pb = a.get(key, 0) / na, b.get(key, 0) / nb
+        pooled = (a.get(key, 0) + b.get(key, 0)) / (na + nb)
+        distance += abs(pa - pb)
+        noise += math.sqrt(2 / math.pi) * math.sqrt(pooled * (1 - pooled) * (1 / na + 1 / nb))
+    return 0.5 * distance, 0.5 * noise
 
 
-def _fold(counts: Mapping[int, int], key: Callable[[int], int]) -> dict[int, int]:
-    folded: dict[int, int] = {}
-    for hour, n in counts.items():
-        folded[key(hour)] = folded.get(key(hour), 0) + n
+def _fold(counts: np.ndarray, key: Callable[[int], int]) -> dict[int, float]:
+    folded: dict[int, float] = {}
+    for hour, n in enumerate(counts.tolist()):
+        if n:
+            folded[key(hour)] = folded.get(key(hour), 0) + n
     return folded
 
 
-def _top(counts: Mapping[str, int], other: Mapping[str, int], size: int = 20) -> tuple[dict[str, int], dict[str, int]]:
-    """Both distributions over the ``size`` largest keys overall plus "(other)": thousands of small
-    restaurants would otherwise turn sampling noise into distance."""
-    largest = {
-        k
-        for k, _ in sorted(
-            ((k, counts.get(k, 0) + other.get(k, 0)) for k in set(counts) | set(other)), key=lambda kv: -kv[1]
-        )[:size]
-    }
-
-    def keep(c: Mapping[str, int]) -> dict[str, int]:
-        kept = {k: v for k, v in c.items() if k in largest}
-        kept["(other)"] = sum(v for k, v in c.items() if k not in largest)
-        return kept
-
-    return keep(counts), keep(other)
-
-
-def check_comparable(evidence: Evidence, judging: Judging) -> PreconditionCheck:
-    """BASELINE and POST see the same demand: volume per day, weekday and hour mix, reasonCode mix of
-    failed attempts, and restaurant mix do not differ beyond the configured bounds."""
+def check_comparable(evidence: Evidence, suite: Suite, thresholds: Thresholds) -> PreconditionCheck:
+    """BASELINE and POST see the same demand: volume per day, hour-of-day and weekday mix, the mix of
+    cluster groups and the suite's declared mixes differ by no more than the bounds, beyond sampling."""
     base, post = evidence.baseline, evidence.post
-    demand_base, demand_post = base.count(*contract.DEMAND_EVENTS), post.count(*contract.DEMAND_EVENTS)
-    measured: dict[str, float | None] = {
-        "volume_ratio": (demand_post / post.window.days) / (demand_base / base.window.days)
-        if demand_base and demand_post
-        else None,
-        "hour_of_day": total_variation(
-            _fold(base.demand_by_hour, lambda h: h % 24), _fold(post.demand_by_hour, lambda h: h % 24)
-        ),
-        "weekday": total_variation(
-            _fold(base.demand_by_hour, lambda h: h // 24), _fold(post.demand_by_hour, lambda h: h // 24)
-        ),
-        "reason_mix": total_variation(
-            {k: v for k, v in base.attempt_reasons.items() if k != "(none)"},
-            {k: v for k, v in post.attempt_reasons.items() if k != "(none)"},
-        ),
-        "restaurant_mix": total_variation(*_top(base.demand_by_restaurant, post.demand_by_restaurant)),
+    demand_base, demand_post = float(base.demand_by_hour.sum()), float(post.demand_by_hour.sum())
+    start_of = {id(base): base.window.start, id(post): post.window.start}
+
+    def hour_of_week(window: WindowEvidence) -> Callable[[int], int]:
+        start = start_of[id(window)]
+        offset = (start.weekday() * 24 + start.hour) % 168
+        return lambda hour: (offset + hour) % 168
+
+    how_base = _fold(base.demand_by_hour, hour_of_week(base))
+    how_post = _fold(post.demand_by_hour, hour_of_week(post))
+    measured: dict[str, tuple[float, float] | None] = {
+        "hour_of_day": total_variation(_refold(how_base, 24), _refold(how_post, 24)),
+        "weekday": total_variation({k: v for k, v in _refold_by(how_base, lambda h: h // 24).items()}, _refold_by(how_post, lambda h: h // 24)),
+        "cluster_mix": total_variation(_groups(base), _groups(post)),
     }
-    bounds = {
-        "hour_of_day": judging.max_mix_distance,
-        "weekday": judging.max_mix_distance,
-        "reason_mix": judging.max_reason_distance,
-        "restaurant_mix": judging.max_restaurant_distance,
-    }
+    bounds = {"hour_of_day": thresholds.max_mix_distance, "weekday": thresholds.max_mix_distance, "cluster_mix": thresholds.max_cluster_distance}
+    for mix in suite.mixes:
+        a = {k: v for k, v in base.mixes.get(mix.name, {}).items() if k != "(none)"}
+        b = {k: v for k, v in post.mixes.get(mix.name, {}).items() if k != "(none)"}
+        measured[mix.name] = total_variation(a, b)
+        bounds[mix.name] = thresholds.max_mix_distance
+    ratio = (demand_post / post.window.days) / (demand_base / base.window.days) if demand_base and demand_post else None
     problems = []
-    ratio = measured["volume_ratio"]
-    if ratio is not None and not 1 / judging.max_volume_ratio <= ratio <= judging.max_volume_ratio:
-        problems.append(f"demand per day changed by a factor {ratio:.2f} (bound {judging.max_volume_ratio:g})")
+    if ratio is not None and not 1 / thresholds.max_volume_ratio <= ratio <= thresholds.max_volume_ratio:
+        problems.append(f"demand per day changed by a factor {ratio:.2f} (bound {thresholds.max_volume_ratio:g})")
+    excess: dict[str, float] = {}
     for name, bound in bounds.items():
-        distance = measured[name]
-        if distance is not None and distance > bound:
+        found = measured[name]
+        if found is None:
+            continue
+        distance, noise = found
+        excess[name] = distance - noise
+        if distance - noise > bound:
             problems.append(
-                f"the {name.replace('_', ' ')} differs by {distance:.1%} total variation (bound {bound:.0%})"
+                f"the {name.replace('_', ' ')} differs by {PERCENT.format(distance)} total variation "
+                f"({PERCENT.format(noise)} of it expected from sampling alone; bound {PERCENT.format(bound)})"
             )
-    details = dict(measured)
+    details = {
+        "volume_ratio": ratio,
+        **{name: None if found is None else {"distance": found[0], "sampling": found[1]} for name, found in measured.items()},
+    }
+    worst = max(excess.values(), default=None)
+    common = {"estimate": worst, "target": thresholds.max_mix_distance, "better": Better.LOWER, "details": details}
     if problems:
         return PreconditionCheck(
-            _precondition(
+            _result(
                 WINDOWS_COMPARABLE,
                 Verdict.INCONCLUSIVE,
                 "windows_not_comparable",
-                "BASELINE and POST are not comparable: "
-                + "; ".join(problems)
-                + ". Pick windows with the same weekdays and traffic, or widen them.",
-                estimate=max((v for k, v in measured.items() if k != "volume_ratio" and v is not None), default=None),
-                target=judging.max_mix_distance,
+                "BASELINE and POST are not comparable: " + "; ".join(problems) + ". Pick windows with the same weekdays and traffic, or widen them.",
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    return PreconditionCheck(
+        _result(
+            WINDOWS_COMPARABLE,
+            Verdict.PASS,
+            None,
+            "Demand volume, time of day, weekday, cluster and declared mixes are within bounds"
+            + (f" (volume ratio {ratio:.2f})." if ratio is not None else "."),
+            **common,  # type: ignore[arg-type]
+        )
+    )
+
+
+def _refold(counts: Mapping[int, float], period: int) -> dict[int, float]:
+    return _refold_by(counts, lambda h: h % period)
+
+
+def _refold_by(counts: Mapping[int, float], key: Callable[[int], int]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for hour, n in counts.items():
+        out[key(hour)] = out.get(key(hour), 0) + n
+    return out
+
+
+def _groups(window: WindowEvidence) -> dict[int, float]:
+    return {i: float(n) for i, n in enumerate(window.demand_by_group.tolist()) if n}
+
+
+def check_understood(evidence: Evidence, thresholds: Thresholds) -> PreconditionCheck:
+    """No duplicate ids, and rows without an event type stay under ``max_excluded_share`` of a window.
+    Rows of other event types are listed; spelling variants of declared types are excluded from their
+    measures (each goal then weighs its own excluded share)."""
+    census = evidence.census
+    problems = []
+    duplicates = census.duplicate_ids or {}
+    if any(duplicates.values()):
+        listed = ", ".join(f"{n:,} in {w}" for w, n in duplicates.items() if n)
+        problems.append(("duplicate_ids", f"the table has no unique constraint on id and {listed} rows repeat an id, so events would be counted twice"))
+    for name, window in evidence.windows():
+        null_types = census.null_event_type.get(name, 0)
+        total = sum(window.events.values()) + null_types
+        if total and null_types / total > thresholds.max_excluded_share:
+            problems.append(("rows_not_understood", f"{null_types:,} of {total:,} rows of the {name} window have no event type"))
+    details = {
+        "duplicate_ids": duplicates,
+        "unique_ids": census.unique_ids,
+        "null_event_type": dict(census.null_event_type),
+        "null_created_at": census.null_created_at,
+        "future_rows": census.future_rows,
+        "ancient_rows": census.ancient_rows,
+        "variants": dict(census.variants),
+        "other_types": {w: dict(v) for w, v in census.other_types.items()},
+    }
+    notes = []
+    if census.variants:
+        notes.append(
+            "event types written differently from the declared ones were excluded: "
+            + ", ".join(f"{variant!r} for {declared!r}" for variant, declared in sorted(census.variants.items()))
+        )
+    if census.future_rows or census.ancient_rows or census.null_created_at:
+        notes.append(
+            f"{census.future_rows:,} rows dated in the future, {census.ancient_rows:,} before 2000 and "
+            f"{census.null_created_at:,} without created_at are outside every window and ignored for completeness"
+        )
+    tail = (" " + "; ".join(notes).capitalize() + ".") if notes else ""
+    if problems:
+        return PreconditionCheck(
+            _result(
+                TELEMETRY_UNDERSTOOD,
+                Verdict.INCONCLUSIVE,
+                problems[0][0],
+                "Rows the gate cannot account for: " + "; ".join(p for _, p in problems) + "." + tail,
+                unit=ROWS,
                 details=details,
             )
         )
     return PreconditionCheck(
-        _precondition(
-            WINDOWS_COMPARABLE,
+        _result(
+            TELEMETRY_UNDERSTOOD,
             Verdict.PASS,
             None,
-            "Demand volume, weekday and hour mix, reason mix and restaurant mix are within bounds"
-            + (f" (volume ratio {ratio:.2f})." if ratio is not None else "."),
-            estimate=max((v for k, v in measured.items() if k != "volume_ratio" and v is not None), default=None),
-            target=judging.max_mix_distance,
+            "Every row of the windows was used or counted under a reason." + tail,
+            unit=ROWS,
             details=details,
         )
     )
 
 
-def check_preconditions(evidence: Evidence, goals: Sequence[Goal], judging: Judging) -> dict[str, PreconditionCheck]:
+def check_preconditions(evidence: Evidence, suite: Suite, goals: Sequence[Goal], thresholds: Thresholds) -> dict[str, PreconditionCheck]:
     return {
-        TELEMETRY_PRESENT: check_telemetry(evidence, goals),
-        FLAGS_ENABLED: check_flags(evidence, judging),
-        WINDOW_SUFFICIENT: check_windows(evidence, judging),
-        WINDOWS_COMPARABLE: check_comparable(evidence, judging),
+        FLAGS_ENABLED.name: check_flags(evidence, suite, thresholds),
+        TELEMETRY_PRESENT.name: check_telemetry(evidence, goals),
+        WINDOW_SUFFICIENT.name: check_windows(evidence, thresholds),
+        WINDOWS_COMPARABLE.name: check_comparable(evidence, suite, thresholds),
+        TELEMETRY_UNDERSTOOD.name: check_understood(evidence, thresholds),
     }
-
-
-def apply_preconditions(result: GoalResult, checks: Mapping[str, PreconditionCheck]) -> GoalResult:
-    """A goal's final verdict: an unmet precondition turns PASS (or a weaker INCONCLUSIVE) into an
-    INCONCLUSIVE with the precondition's reason; a confident FAIL stays FAIL, with the note."""
-    unmet: list[tuple[str, str]] = []
-    telemetry = checks[TELEMETRY_PRESENT].missing_for.get(result.goal)
-    if telemetry:
-        unmet.append(("instrumentation_missing", telemetry[0].upper() + telemetry[1:]))
-    for name in (FLAGS_ENABLED, WINDOW_SUFFICIENT, WINDOWS_COMPARABLE):
-        check = checks[name]
-        if not check.met:
-            unmet.append((check.result.reason_code or name, check.result.reason))
-    if not unmet:
-        return result
-    code, why = unmet[0]
-    if result.verdict is Verdict.FAIL:
-        return replace(result, reason=f"{result.reason} (Also, precondition not met: {why})")
-    measured = "" if result.reason_code == "no_data" else f" Measured: {result.reason}"
-    return replace(result, verdict=Verdict.INCONCLUSIVE, reason_code=code, reason=f"{why.rstrip('.')}.{measured}")
-
-
-def placebo(goal: Goal, evidence: Evidence, judging: Judging, family_size: int) -> dict[str, object] | None:
-    """The same comparison between the two halves of BASELINE, at a Bonferroni level that keeps the
-    chance of any goal's placebo firing on well-behaved data at ``placebo_alpha``."""
-    if evidence.baseline_halves is None:
-        return None
-    level = 1 - judging.placebo_alpha / max(1, family_size)
-    estimate, null = placebo_estimate(goal.metric, *evidence.baseline_halves, level, judging.seed)
-    interval = estimate.interval
-    fired = interval is not None and not interval.contains(null)
-    return {
-        "level": level,
-        "statistic": estimate.statistic,
-        "null": null,
-        "fired": fired,
-        "ci": None if interval is None else [interval.low, interval.high],
-    }
-
-
-def _diagnosed(result: GoalResult, evidence: Evidence) -> GoalResult:
-    """Add what to do next to a non-PASS: days at the current rate, exclusions, rollback, and the
-    inline success events that vanish while attempts still report success."""
-    if result.verdict is Verdict.PASS:
-        return result
-    notes = []
-    if result.more_events_needed:
-        days = min(evidence.baseline.window.days, evidence.post.window.days)
-        per_day = min(result.baseline.n or result.post.n, result.post.n) / days if days else 0
-        if per_day:
-            notes.append(
-                f"at the current rate of about {per_day:,.0f} events a day that is about "
-                f"{result.more_events_needed / per_day:.1f} more days per window"
-            )
-    if result.excluded_rows:
-        listed = ", ".join(
-            f"{n:,} {reason}" for reason, n in sorted(result.excluded_rows.items(), key=lambda kv: -kv[1])
-        )
-        notes.append(f"{sum(result.excluded_rows.values()):,} malformed rows were excluded ({listed})")
-    if result.kind is Kind.GUARDRAIL and result.verdict is Verdict.FAIL:
-        notes.append(
-            f"the guardrail is breached with confidence: roll back with {contract.ROLLBACK}, as the rollout document says"
-        )
-    if result.goal in ("inline_timeout_rate", "inline_p95_budget"):
-        vanished = inline_success_vanished(evidence)
-        if vanished:
-            notes.append(vanished)
-    if not notes:
-        return result
-    return replace(
-        result, reason=f"{result.reason.rstrip('.')}. " + "; ".join(n[0].upper() + n[1:] for n in notes) + "."
-    )
-
-
-def inline_success_vanished(evidence: Evidence) -> str | None:
-    """The inconsistency the rollout document observed: no inline success events in POST although
-    BASELINE had them and attempts in POST still report success."""
-    base = evidence.baseline.count(contract.INLINE_SUCCEEDED)
-    post = evidence.post.count(contract.INLINE_SUCCEEDED)
-    other = evidence.post.count(contract.INLINE_TIMEOUT, contract.INLINE_FAILED)
-    succeeded_attempts = evidence.post.attempt_success.hits
-    if post == 0 and other > 0 and (base > 0 or succeeded_attempts > 0):
-        return (
-            f"inline success events disappeared: 0 {contract.INLINE_SUCCEEDED} in POST (BASELINE: {base:,}) while "
-            f"{other:,} inline runs timed out or failed and {succeeded_attempts:,} attempts report success; the inline "
-            "flow may abort before it sends its success event"
-        )
-    return None
-
-
-def judge(
-    goal: Goal, evidence: Evidence, judging: Judging, checks: Mapping[str, PreconditionCheck], family_size: int = 1
-) -> GoalResult:
-    """The final verdict on ``goal``: its interval, then the placebo check, then the preconditions."""
-    result = judge_statistics(goal, evidence, judging)
-    check = placebo(goal, evidence, judging, family_size)
-    if check is not None:
-        result = replace(result, details={**result.details, "placebo": check})
-        if check["fired"] and result.verdict is Verdict.PASS:
-            result = replace(
-                result,
-                verdict=Verdict.INCONCLUSIVE,
-                reason_code="placebo_fired",
-                reason=(
-                    f"The same comparison between the two halves of BASELINE found a significant change "
-                    f"({check['statistic']:.4g}, {check['level']:.2%} CI excludes {check['null']:g}): the method is "
-                    f"miscalibrated for this data, so this PASS is withheld. Measured: {result.reason}"
-                ),
-            )
-    return _diagnosed(apply_preconditions(result, checks), evidence)

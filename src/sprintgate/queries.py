@@ -41,6 +41,11 @@ class Query:
         """The ``:named`` parameters used in the SQL (comments not counted)."""
         return frozenset(_PARAMETER.findall(_COMMENT.sub("", self.text)))
 
+    def on(self, table: str) -> Query:
+        """The query with ``{table}`` replaced by the telemetry table, an identifier the contract has
+        already validated and quoted (:func:`sprintgate.contract.quoted_table`)."""
+        return Query(self.name, self.text.replace("{table}", table))
+
     def bind(self, params: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
         """The text in the driver's ``%(name)s`` style and the parameters, checked to match exactly."""
         given = frozenset(params)

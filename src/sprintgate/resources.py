@@ -1,6 +1,6 @@
-"""Where the files that ship beside the engine are: ``sql/`` and ``fixtures/``.
+"""Where the files that ship beside the engine are: ``sql/``.
 
-In a checkout (editable install) they are the top-level folders of the repository; in a wheel they are
+In a checkout (editable install) it is the top-level folder of the repository; in a wheel it is
 copied into the package (see ``[tool.hatch.build.targets.wheel.force-include]``).
 """
 
@@ -13,7 +13,7 @@ _CHECKOUT = _PACKAGE.parent.parent
 
 
 def resource_dir(name: str) -> Path:
-    """The folder ``name`` (``"sql"`` or ``"fixtures"``), packaged or in the checkout."""
+    """The folder ``name`` (``"sql"``), packaged or in the checkout."""
     for candidate in (_PACKAGE / name, _CHECKOUT / name):
         if candidate.is_dir():
             return candidate

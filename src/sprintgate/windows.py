@@ -1,9 +1,18 @@
-"""Time windows: half-open ``[start, end)`` in UTC."""
+"""Time windows: half-open ``[start, end)`` in UTC, within the years telemetry can plausibly carry."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+#: Ends outside this range are refused: they are typos or clock errors, and date arithmetic near
+#: year 1 or 9999 overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class WindowError(ValueError):
+    """A window that cannot be judged: one line saying why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,29 +25,27 @@ class Window:
     def __post_init__(self) -> None:
         for end in (self.start, self.end):
             if end.tzinfo is None:
-                raise ValueError(f"a window end needs a timezone, got {end.isoformat()}")
+                raise WindowError(f"a window end needs a timezone, got {end.isoformat()}")
+            if not EARLIEST <= end <= LATEST:
+                raise WindowError(f"{_format(end)} is outside {_format(EARLIEST)} to {_format(LATEST)}")
         if self.end <= self.start:
-            raise ValueError(f"a window must end after it starts, got {self}")
+            raise WindowError(f"a window must end after it starts, got {self}")
 
     @classmethod
     def parse(cls, text: str) -> Window:
         """``START/END`` in ISO 8601; a time without an offset is taken as UTC."""
         parts = text.split("/")
         if len(parts) != 2:
-            raise ValueError(f"expected START/END in ISO 8601, got {text!r}")
+            raise WindowError(f"expected START/END in ISO 8601, got {text[:80]!r}")
         try:
-            start, end = (_parse_instant(p) for p in parts)
-        except ValueError as error:
-            raise ValueError(f"{text!r} is not START/END in ISO 8601: {error}") from None
+            start, end = (parse_instant(p) for p in parts)
+        except (ValueError, OverflowError) as error:
+            raise WindowError(f"{text[:80]!r} is not START/END in ISO 8601: {error}") from None
         return cls(start, end)
 
     @property
     def length(self) -> timedelta:
         return self.end - self.start
-
-    def halves(self) -> tuple[Window, Window]:
-        middle = self.start + self.length / 2
-        return Window(self.start, middle), Window(middle, self.end)
 
     @property
     def days(self) -> float:
@@ -48,9 +55,19 @@ class Window:
         return f"{_format(self.start)}/{_format(self.end)}"
 
 
-def _parse_instant(text: str) -> datetime:
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant; without an offset it is UTC."""
     value = datetime.fromisoformat(text.strip())
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def derive_windows(flip: datetime, days: float, warmup_hours: float) -> tuple[Window, Window]:
+    """BASELINE = the ``days`` before the flip; POST = the ``days`` after a warm-up that follows it."""
+    try:
+        length, warmup = timedelta(days=days), timedelta(hours=warmup_hours)
+        return Window(flip - length, flip), Window(flip + warmup, flip + warmup + length)
+    except OverflowError:
+        raise WindowError(f"windows around a flip at {_format(flip)} fall outside the calendar") from None
 
 
 def _format(value: datetime) -> str:

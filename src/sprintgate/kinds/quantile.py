@@ -1,0 +1,454 @@
+"""Quantiles of a duration: a ratio between windows, a budget in POST, and report-only quantiles.
+
+The quantile's uncertainty comes from the level it sits at: the share of events at or below it is a
+rate, whose clustered design effect (:mod:`sprintgate.design`) shrinks the sample to an effective
+size; the quantile's position is then spread as Beta(q (m + 1), (1 - q) (m + 1)) over the observed
+histogram (:func:`sprintgate.stats.quantile_pmf`), which needs no resampling and no Monte Carlo. A
+ratio's distribution is the convolution of the two windows' positions on the common log-bucket grid.
+Interval ends are read at bucket edges on the cautious side, so the 1 % bucket width never decides.
+
+A budget ("p95 within 2,000 ms") is decided on the exact count of events strictly under the budget,
+counted in SQL: a duration recorded at the budget (a timeout) misses it, whatever the buckets say.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sprintgate import stats
+from sprintgate.compiler import BUCKET_BASE, Layout, budget_key
+from sprintgate.design import DesignEffect, indicator_design_effect
+from sprintgate.evidence import CellHistogram, Evidence, Histogram, WindowEvidence
+from sprintgate.kinds import (
+    Context,
+    Measurement,
+    Placebo,
+    Reads,
+    Trend,
+    centre_gap_days,
+    excluded_of,
+    too_few_clusters,
+    trend_of,
+)
+from sprintgate.kinds.power import power_hint
+from sprintgate.measures import DeclarationError, Duration
+from sprintgate.results import GoalResult, Observation
+from sprintgate.units import PERCENT, RATIO, Unit
+from sprintgate.verdict import Better, Interval
+
+#: The fewest effective events above the quantile a window needs (simulated in bench/calibration.py).
+MIN_TAIL = 10
+_LOG_BASE = math.log(BUCKET_BASE)
+
+
+def _percentile(q: float) -> str:
+    return f"p{100 * q:g}"
+
+
+def _check_q(q: float, owner: str) -> None:
+    if not isinstance(q, float | int) or not 0 < q < 1:
+        raise DeclarationError(f"sprintgate: {owner}: q must lie strictly between 0 and 1, got {q!r}.")
+
+
+@dataclass(frozen=True, slots=True)
+class QuantileSample:
+    """One window's quantile: its histogram, the bucket it sits in, and its design effect."""
+
+    histogram: Histogram
+    cells: CellHistogram
+    q: float
+    design: DesignEffect | None
+
+    @property
+    def position(self) -> int:
+        return self.histogram.rank_position(max(1, math.ceil(self.q * self.histogram.n)))
+
+    @property
+    def bucket(self) -> int:
+        assert self.histogram.index is not None
+        return int(self.histogram.index[self.position])
+
+    @property
+    def value(self) -> float:
+        return float(self.histogram.values[self.position])
+
+    def effective(self, alpha: float) -> float:
+        assert self.design is not None
+        return self.design.effective(self.histogram.n, alpha)
+
+    def pmf(self, alpha: float) -> np.ndarray:
+        return stats.quantile_pmf(self.histogram.counts, self.q, self.effective(alpha))
+
+    def short(self, alpha: float) -> bool:
+        return self.effective(alpha) * (1 - self.q) < MIN_TAIL or self.effective(alpha) * self.q < MIN_TAIL
+
+
+def sample(cells: CellHistogram, layout: Layout, q: float, context: Context) -> QuantileSample | None:
+    """The quantile of one window's durations with its design effect; ``None`` without data.
+
+    The design effect is that of the share of events at or below the quantile's bucket, or strictly
+    below it, whichever is larger (a tie or a cap at the quantile makes one of them degenerate)."""
+    if cells.n == 0:
+        return None
+    histogram = cells.histogram()
+    partial = QuantileSample(histogram, cells, q, None)
+    totals = cells.cell_totals()
+    effects = [
+        indicator_design_effect(cells.cells_at_or_below(bucket), totals, layout, context.clustering)
+        for bucket in (partial.bucket, partial.bucket - 1)
+    ]
+    found = [e for e in effects if e is not None]
+    design = max(found, key=lambda e: e.deff) if found else None
+    return replace(partial, design=design)
+
+
+def window_sample(window: WindowEvidence, measure: str, q: float, context: Context) -> QuantileSample | None:
+    return sample(window.durations[measure], window.layout, q, context)
+
+
+def _observation(found: QuantileSample | None) -> Observation:
+    return Observation(None, 0) if found is None else Observation(found.value, found.histogram.n)
+
+
+def _edge(index: float) -> float:
+    return float(BUCKET_BASE**index)
+
+
+def _problem(samples: Mapping[str, QuantileSample | None], context: Context, alphas: tuple[float, ...]) -> tuple[str, str] | None:
+    empty = [w for w, s in samples.items() if s is None]
+    if empty:
+        return "no_data", f"no usable values in the {' and '.join(empty)} window{'s' if len(empty) > 1 else ''}"
+    flat = [w for w, s in samples.items() if s is not None and s.design is None]
+    if flat:
+        return "zero_spread", f"every value of the {' and '.join(flat)} window lies in one 1 % bucket: no spread to measure"
+    crowded = too_few_clusters({w: s.design for w, s in samples.items() if s is not None}, context)
+    if crowded:
+        return crowded
+    for window, found in samples.items():
+        assert found is not None
+        if any(found.short(alpha) for alpha in alphas):
+            needed = math.ceil(MIN_TAIL / min(found.q, 1 - found.q) * found.design.inflation(min(alphas)))  # type: ignore[union-attr]
+            return (
+                "insufficient_sample",
+                f"the {window} window has {found.histogram.n:,} events, about "
+                f"{found.effective(min(alphas)):,.0f} effective once clustering is counted; a "
+                f"{_percentile(found.q)} needs at least {MIN_TAIL} effective events beyond it (about {needed:,} events here)",
+            )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class QuantileRatio:
+    """``quantile(POST) / quantile(BASELINE)`` of a duration, at most (or at least) a target ratio."""
+
+    measure: Duration
+    q: float = 0.95
+    at_most: float | None = None
+    at_least: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_q(self.q, f"QuantileRatio({self.measure.name})")
+        if (self.at_most is None) == (self.at_least is None):
+            raise DeclarationError(f"sprintgate: QuantileRatio({self.measure.name}) needs exactly one of at_most or at_least.")
+        if not math.isfinite(self.target()) or self.target() <= 0:
+            raise DeclarationError(f"sprintgate: QuantileRatio({self.measure.name}): the target ratio must be positive, got {self.target()!r}.")
+
+    @property
+    def better(self) -> Better:
+        return Better.LOWER if self.at_most is not None else Better.HIGHER
+
+    @property
+    def unit(self) -> Unit:
+        return RATIO
+
+    @property
+    def value_unit(self) -> Unit:
+        return self.measure.value_unit
+
+    @property
+    def comparison(self) -> str:
+        return "ratio"
+
+    def target(self) -> float:
+        return float(self.at_most if self.at_most is not None else self.at_least)  # type: ignore[arg-type]
+
+    def with_target(self, text: str) -> QuantileRatio:
+        value = RATIO.parse(text)
+        return replace(self, at_most=value) if self.at_most is not None else replace(self, at_least=value)
+
+    def title(self) -> str:
+        side = "at most" if self.better is Better.LOWER else "at least"
+        return f"{_percentile(self.q)} {self.measure.words} {side} {RATIO.format(self.target())} of BASELINE"
+
+    def statistic(self) -> str:
+        return f"{_percentile(self.q)} {self.measure.words}, POST / BASELINE"
+
+    def needs(self) -> Mapping[str, tuple[str, ...]]:
+        return {"BASELINE": self.measure.events, "POST": self.measure.events}
+
+    def reads(self) -> Reads:
+        return Reads(durations=(self.measure,))
+
+    def _bounds(self, base: QuantileSample, post: QuantileSample, alpha_low: float, alpha_high: float, trend: Trend | None = None) -> Interval:
+        """The ratio's interval from the two windows' positions; ``trend`` shifts it by the trend."""
+        ends = []
+        for alpha, upper in ((alpha_low, False), (alpha_high, True)):
+            post_pmf, base_pmf = post.pmf(alpha), base.pmf(alpha)
+            assert post.histogram.index is not None and base.histogram.index is not None
+            pmf, first = _grid_difference(post_pmf, post.histogram.index, base_pmf, base.histogram.index)
+            if trend is not None:
+                widen = stats.t(alpha, trend.dof) / stats.z(alpha)
+                pmf, first = stats.shift_pmf(pmf, first, -trend.shift / _LOG_BASE, widen * trend.sd / _LOG_BASE)
+            if upper:
+                ends.append(_edge(stats.upper_position(pmf, alpha) + first + 1))
+            else:
+                ends.append(_edge(stats.lower_position(pmf, alpha) + first - 1))
+        return Interval(ends[0], ends[1], 1 - alpha_low, 1 - alpha_high)
+
+    def _alphas(self, context: Context) -> tuple[float, float]:
+        """(low end, high end) one-sided errors: the PASS side's end is the high one when lower is better."""
+        errors = context.errors
+        return (errors.failing, errors.passing) if self.better is Better.LOWER else (errors.passing, errors.failing)
+
+    def evaluate(self, evidence: Evidence, context: Context) -> Measurement:
+        samples = {name: window_sample(w, self.measure.name, self.q, context) for name, w in evidence.windows()}
+        base, post = samples["BASELINE"], samples["POST"]
+        common = {
+            "threshold": self.target(),
+            "baseline": _observation(base),
+            "post": _observation(post),
+            "excluded": excluded_of(evidence, self.measure.name),
+            "design": {w: s.design for w, s in samples.items() if s is not None and s.design is not None},
+        }
+        estimate = None if base is None or post is None else post.value / base.value
+        alpha_low, alpha_high = self._alphas(context)
+        problem = _problem(samples, context, (alpha_low, alpha_high))
+        if problem is not None:
+            return Measurement(estimate=estimate, interval=None, problem=problem, **common)  # type: ignore[arg-type]
+        assert base is not None and post is not None
+        interval = self._bounds(base, post, alpha_low, alpha_high)
+        trend = baseline_trend(evidence, base, self.measure.name)
+        adjusted = None if trend is None else self._bounds(base, post, alpha_low, alpha_high, trend)
+        hint = power_hint(
+            estimate=estimate,  # type: ignore[arg-type]
+            interval=interval,
+            target=self.target(),
+            better=self.better,
+            log_scale=True,
+            n=min(base.histogram.n, post.histogram.n),
+            next_alpha=context.errors.next_passing,
+        )
+        return Measurement(
+            estimate=estimate,
+            interval=interval,
+            adjusted=adjusted,
+            trend=trend,
+            more_events=hint.more_events,
+            detectable=hint.detectable,
+            **common,  # type: ignore[arg-type]
+        )
+
+    def placebo(self, evidence: Evidence, context: Context, alpha: float) -> Placebo | None:
+        first, second = evidence.baseline.half(0), evidence.baseline.half(1)
+        a = window_sample(first, self.measure.name, self.q, context)
+        b = window_sample(second, self.measure.name, self.q, context)
+        if a is None or b is None or a.design is None or b.design is None or a.short(alpha) or b.short(alpha):
+            return None
+        interval = self._bounds(a, b, alpha, alpha)
+        return Placebo(b.value / a.value, interval, 1.0, "BASELINE")
+
+    def plot(self, result: GoalResult, evidence: Evidence) -> bytes:
+        from sprintgate import plots  # noqa: PLC0415 - matplotlib only when plotting
+
+        return plots.durations(result, evidence, self.measure.name, self.q, reference="ratio")
+
+
+def _grid_difference(post_pmf: np.ndarray, post_index: np.ndarray, base_pmf: np.ndarray, base_index: np.ndarray) -> tuple[np.ndarray, int]:
+    """Both positions' probabilities spread on their full bucket grids, then their difference."""
+    post_grid = np.zeros(int(post_index[-1] - post_index[0]) + 1)
+    post_grid[post_index - post_index[0]] = post_pmf
+    base_grid = np.zeros(int(base_index[-1] - base_index[0]) + 1)
+    base_grid[base_index - base_index[0]] = base_pmf
+    return stats.difference_pmf(post_grid, int(post_index[0]), base_grid, int(base_index[0]))
+
+
+def baseline_trend(evidence: Evidence, base: QuantileSample, measure: str) -> Trend | None:
+    """The trend of the quantile within BASELINE, linearised: per slot, the share of events at or
+    below BASELINE's quantile; its slope over time, divided by the density of log durations there,
+    is the slope of the log quantile (a falling share means a rising quantile)."""
+    cells = evidence.baseline.durations[measure]
+    at_or_below = cells.cells_at_or_below(base.bucket).sum(axis=1).astype(np.float64)
+    totals = cells.cell_totals().sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.where(totals > 0, at_or_below / np.maximum(totals, 1), np.nan)
+    found = trend_of(shares, totals, evidence.baseline, centre_gap_days(evidence))
+    if found is None:
+        return None
+    density = _log_density(base)
+    if density <= 0:
+        return None
+    return Trend(shift=-found.shift / density, sd=found.sd / density, dof=found.dof, per_day=-found.per_day / density, days=found.days)
+
+
+def _log_density(found: QuantileSample) -> float:
+    """How fast the share of events grows per unit of log duration around the quantile (5 % each side)."""
+    histogram = found.histogram
+    assert histogram.index is not None
+    reach = max(1, round(math.log(1.05) / _LOG_BASE))
+    low, high = found.bucket - reach, found.bucket + reach
+    inside = (histogram.index >= low) & (histogram.index <= high)
+    return float(histogram.counts[inside].sum()) / histogram.n / ((high - low + 1) * _LOG_BASE)
+
+
+@dataclass(frozen=True, slots=True)
+class QuantileBudget:
+    """The ``q`` quantile of a duration in POST strictly under a budget: at least ``q`` of the events
+    must fall under it, counted exactly in SQL."""
+
+    measure: Duration
+    q: float = 0.95
+    below: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_q(self.q, f"QuantileBudget({self.measure.name})")
+        if not isinstance(self.below, int | float) or not math.isfinite(self.below) or self.below <= 0:
+            raise DeclarationError(f"sprintgate: QuantileBudget({self.measure.name}): below must be a positive budget, got {self.below!r}.")
+        if self.below > self.measure.limit:
+            raise DeclarationError(
+                f"sprintgate: QuantileBudget({self.measure.name}): the budget {self.below:g} is above the measure's limit {self.measure.limit:g}."
+            )
+
+    @property
+    def better(self) -> Better:
+        return Better.HIGHER
+
+    @property
+    def unit(self) -> Unit:
+        return PERCENT
+
+    @property
+    def value_unit(self) -> Unit:
+        return self.measure.value_unit
+
+    @property
+    def comparison(self) -> str:
+        return "level"
+
+    def target(self) -> float:
+        return self.q
+
+    def budget(self) -> float:
+        return float(self.below)
+
+    def with_target(self, text: str) -> QuantileBudget:
+        return replace(self, below=self.measure.value_unit.parse(text))
+
+    def title(self) -> str:
+        return f"{_percentile(self.q)} {self.measure.words} under {self.measure.value_unit.format(self.below)}"
+
+    def statistic(self) -> str:
+        return f"share of {self.measure.words} under {self.measure.value_unit.format(self.below)} in POST"
+
+    def needs(self) -> Mapping[str, tuple[str, ...]]:
+        return {"POST": self.measure.events}
+
+    def reads(self) -> Reads:
+        return Reads(durations=(self.measure,), budgets={self.measure.name: (float(self.below),)})
+
+    def _share(self, window: WindowEvidence, context: Context) -> tuple[float, float, DesignEffect | None]:
+        cells = window.durations[self.measure.name]
+        under = window.budgets[budget_key(self.measure.name, float(self.below))]
+        totals = cells.cell_totals()
+        n = float(totals.sum())
+        design = indicator_design_effect(under, totals, window.layout, context.clustering)
+        return float(under.sum()), n, design
+
+    def evaluate(self, evidence: Evidence, context: Context) -> Measurement:
+        samples = {name: window_sample(w, self.measure.name, self.q, context) for name, w in evidence.windows()}
+        hits, n, design = self._share(evidence.post, context)
+        share = hits / n if n else None
+        common = {
+            "threshold": self.q,
+            "baseline": _observation(samples["BASELINE"]),
+            "post": _observation(samples["POST"]),
+            "excluded": excluded_of(evidence, self.measure.name),
+            "design": {} if design is None else {"POST": design},
+            "details": {"budget": self.below, "under_budget": int(hits), "at_or_over_budget": int(n - hits)},
+        }
+        if not n:
+            return Measurement(estimate=None, interval=None, problem=("no_data", "no usable values in the POST window"), **common)  # type: ignore[arg-type]
+        crowded = too_few_clusters({"POST": design}, context)
+        if crowded:
+            return Measurement(estimate=share, interval=None, problem=crowded, **common)  # type: ignore[arg-type]
+        errors = context.errors
+        # Every event on one side of the budget leaves no spread to measure clustering from: Wilson's
+        # interval at 0 % or 100 % for independent events is all the sample can say.
+        effect = design or DesignEffect.independent()
+        n_pass, n_fail = effect.effective(n, errors.passing), effect.effective(n, errors.failing)
+        if min(n_pass, n_fail) * min(self.q, 1 - self.q) < MIN_TAIL:
+            return Measurement(
+                estimate=share,
+                interval=None,
+                problem=(
+                    "insufficient_sample",
+                    f"POST has {int(n):,} events, about {n_pass:,.0f} effective; a {_percentile(self.q)} budget needs "
+                    f"{MIN_TAIL / (1 - self.q):,.0f} effective events",
+                ),
+                **common,  # type: ignore[arg-type]
+            )
+        low, _ = stats.wilson(share * n_pass, n_pass, errors.passing)  # type: ignore[operator]
+        _, high = stats.wilson(share * n_fail, n_fail, errors.failing)  # type: ignore[operator]
+        interval = Interval(low, high, 1 - errors.passing, 1 - errors.failing)
+        hint = power_hint(
+            estimate=share,  # type: ignore[arg-type]
+            interval=interval,
+            target=self.q,
+            better=Better.HIGHER,
+            log_scale=False,
+            n=int(n),
+            next_alpha=errors.next_passing,
+        )
+        return Measurement(estimate=share, interval=interval, more_events=hint.more_events, detectable=hint.detectable, **common)  # type: ignore[arg-type]
+
+    def placebo(self, evidence: Evidence, context: Context, alpha: float) -> Placebo | None:
+        parts = [self._share(evidence.post.half(i), context) for i in (0, 1)]
+        if any(n == 0 or d is None for _, n, d in parts):
+            return None
+        (h1, n1, d1), (h2, n2, d2) = parts
+        assert d1 is not None and d2 is not None
+        m1, m2 = d1.effective(n1, alpha), d2.effective(n2, alpha)
+        low, high = stats.newcombe(h2 / n2, m2, h1 / n1, m1, alpha, alpha)
+        return Placebo(h2 / n2 - h1 / n1, Interval(low, high, 1 - alpha, 1 - alpha), 0.0, "POST")
+
+    def plot(self, result: GoalResult, evidence: Evidence) -> bytes:
+        from sprintgate import plots  # noqa: PLC0415 - matplotlib only when plotting
+
+        return plots.durations(result, evidence, self.measure.name, self.q, reference="budget", budget=self.below)
+
+
+@dataclass(frozen=True, slots=True)
+class Quantile:
+    """A report-only quantile of a duration (or of rows per unit), in each window."""
+
+    measure: Duration
+    q: float = 0.95
+
+    def __post_init__(self) -> None:
+        _check_q(self.q, f"Quantile({self.measure.name})")
+
+    @property
+    def unit(self) -> Unit:
+        return self.measure.value_unit
+
+    def reads(self) -> Reads:
+        return Reads(durations=(self.measure,))
+
+    def value(self, window: WindowEvidence) -> Observation:
+        cells = window.durations[self.measure.name]
+        if cells.n == 0:
+            return Observation(None, 0)
+        return Observation(cells.histogram().quantile(self.q), cells.n)
