@@ -1,8 +1,8 @@
 """Fixture databases for the engine's tests.
 
-One throwaway PostgreSQL server per session (sprintgate.server, so it works as root and without a
-system PostgreSQL); pytest-postgresql's janitor builds one template database per scenario and each
-test gets a fresh copy of it.
+One throwaway PostgreSQL server per session (sprintgate.server: as root it runs as ``nobody`` and
+leaves nothing behind); pytest-postgresql's janitor builds one template database per demo scenario of
+the auto-assign suite (goals/) and each test gets a fresh copy of it.
 """
 
 from __future__ import annotations
@@ -15,14 +15,17 @@ import psycopg
 import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
-from sprintgate.fixturedb import create_schema, load_events
+from goals.rollout import SUITE
+from sprintgate.fixturedb import create_schema, load_rows
 from sprintgate.server import ThrowawayServer
 
 pytest_plugins = ["pytester"]
 
-#: Scenario volume in unit tests: a tenth of the demo, enough for every goal to decide.
-TEST_SCALE = 0.1
+#: Scenario volume in unit tests: a quarter of the demo, enough for every goal to decide.
+TEST_SCALE = 0.25
+SEED = 20251112
 _names = itertools.count()
+Database = Callable[[str], psycopg.Connection[Any]]
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +40,8 @@ def _janitor(server: ThrowawayServer, dbname: str, **kwargs: Any) -> DatabaseJan
 
 @pytest.fixture(scope="session")
 def scenario_template(pg_server: ThrowawayServer) -> Iterator[Callable[[str], str]]:
-    """Returns the name of a template database holding a scenario (built on first use)."""
+    """Returns the name of a template database holding a scenario (built on first use; ``empty``: the
+    contract's table and nothing in it)."""
     built: dict[str, DatabaseJanitor] = {}
 
     def template(scenario: str) -> str:
@@ -45,9 +49,10 @@ def scenario_template(pg_server: ThrowawayServer) -> Iterator[Callable[[str], st
             janitor = _janitor(pg_server, f"tmpl_{scenario}", as_template=True)
             janitor.init()
             with psycopg.connect(pg_server.conninfo(janitor.dbname), autocommit=True) as connection:
-                create_schema(connection)
+                create_schema(connection, SUITE)
                 if scenario != "empty":
-                    load_events(connection, scenario, scale=TEST_SCALE)
+                    assert SUITE.demo is not None
+                    load_rows(connection, SUITE, SUITE.demo.rows(scenario, scale=TEST_SCALE, seed=SEED))
             built[scenario] = janitor
         return built[scenario].dbname
 
@@ -57,9 +62,7 @@ def scenario_template(pg_server: ThrowawayServer) -> Iterator[Callable[[str], st
 
 
 @pytest.fixture
-def database(
-    pg_server: ThrowawayServer, scenario_template: Callable[[str], str]
-) -> Iterator[Callable[[str], psycopg.Connection[Any]]]:
+def database(pg_server: ThrowawayServer, scenario_template: Callable[[str], str]) -> Iterator[Database]:
     """``database("rollout_met")``: a connection to a fresh copy of that scenario (``"empty"``: schema only)."""
     opened: list[tuple[DatabaseJanitor, psycopg.Connection[Any]]] = []
 

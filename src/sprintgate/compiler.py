@@ -262,14 +262,14 @@ def _rate_state(builder: _Builder, hit: FieldTrue | FieldPresent) -> str:
 def _rate_hit(builder: _Builder, hit: FieldTrue | FieldPresent) -> str:
     value = f"(context -> {builder.bind(hit.field, 'field_')})"
     if isinstance(hit, FieldTrue):
-        return f"({value} = 'true'::jsonb)"
+        return f"coalesce({value} = 'true'::jsonb, false)"
     return f"coalesce(jsonb_typeof({value}) = {builder.bind(hit.json_type, 'json_type_')}, false)"
 
 
 def _budget_hit(builder: _Builder, measure: Duration, threshold: float) -> str:
     value = f"(context -> {builder.bind(measure.field, 'field_')})"
     bound = builder.bind(float(threshold), "budget_")
-    return f"(jsonb_typeof({value}) = 'number' and {value}::numeric < cast({bound} as numeric))"
+    return f"coalesce(jsonb_typeof({value}) = 'number' and {value}::numeric < cast({bound} as numeric), false)"
 
 
 def _flags(builder: _Builder, suite: Suite) -> str:

@@ -183,7 +183,8 @@ def excluded_rows(evidence: Evidence) -> list[dict[str, Any]]:
 
 
 def _md(text: str) -> str:
-    return markdown_inline(limited(text, 2000))
+    """Text for a Markdown table cell or list item."""
+    return markdown_inline(limited(text, 2000), cell=True)
 
 
 def summary_markdown(document: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = ()) -> str:

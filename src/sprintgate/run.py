@@ -235,6 +235,9 @@ class Run:
         except FAULTS as error:
             self.fault = self._scrub(str(error))
             return
+        except Exception as error:  # noqa: BLE001 - whatever breaks while reading, the run must not judge
+            self.fault = self._scrub(f"sprintgate: the evidence could not be read ({type(error).__name__}: {' '.join(str(error).split())})")
+            return
         self.evidence = evidence
         self.info = self.info.with_windows(evidence.baseline.window, evidence.post.window, tuple(self.source.notes), evidence.census.snapshot)
         self._judge_all(evidence)

@@ -67,11 +67,14 @@ def _markdown(match: re.Match[str]) -> str:
     return _MARKDOWN_ESCAPES[char] if char in _MARKDOWN_ESCAPES else _visible(match)
 
 
-def markdown_inline(text: str) -> str:
-    """``text`` for a Markdown paragraph or table cell: it renders as :func:`terminal` shows it, on one line."""
+def markdown_inline(text: str, *, cell: bool = False) -> str:
+    """``text`` for a Markdown paragraph or table cell: it renders as :func:`terminal` shows it, on one line.
+
+    In a table ``cell`` nothing is at the start of a line, so a leading ``1.`` or ``-`` is left alone.
+    """
     # One pass, so the backslash of a visible escape such as \n is not itself escaped.
     escaped = _MARKDOWN.sub(_markdown, text)
-    return _LINE_START.sub(_line_start, escaped, count=1)
+    return escaped if cell else _LINE_START.sub(_line_start, escaped, count=1)
 
 
 def markdown_code(text: str, *, table: bool = True) -> str:

@@ -34,8 +34,12 @@ def describe_interval(unit: Unit, interval: Interval, reference: float) -> str:
     """``x0.421 to x0.486 (90 % CI)``; with ends at different confidences, each end's own."""
     low, high = unit.format_against(interval.low, reference), unit.format_against(interval.high, reference)
     if interval.symmetric:
-        return f"{low} to {high} ({interval.level:.0%} CI)".replace("%", " %")
-    return f"{low} (at {interval.low_confidence:.2%}) to {high} (at {interval.high_confidence:.2%})".replace("%", " %")
+        return f"{low} to {high} ({_pct(interval.level)} interval)"
+    return f"{low} (at {_pct(interval.low_confidence)}) to {high} (at {_pct(interval.high_confidence)})"
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.4g} %"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +58,12 @@ def _decide_tests(goal: Goal, measurement: Measurement) -> list[tuple[Test, Verd
         adjusted=measurement.adjusted,
         threshold=measurement.threshold,
         unit=metric.unit,
+        better=metric.better,
     )
     out = []
     for test in (primary, *measurement.others):
         assert test.interval is not None
-        out.append((test, decide(test.interval, test.threshold, metric.better)))
+        out.append((test, decide(test.interval, test.threshold, test.better)))
     return out
 
 
@@ -71,8 +76,8 @@ def _statistics(goal: Goal, measurement: Measurement) -> _Call:
     parts = []
     for test, verdict in decided:
         assert test.interval is not None
-        side = "under" if metric.better is Better.LOWER else "over"
-        wrong = "over" if metric.better is Better.LOWER else "under"
+        side = "under" if test.better is Better.LOWER else "over"
+        wrong = "over" if test.better is Better.LOWER else "under"
         shown = f"{test.unit.format_against(test.estimate, test.threshold)} ({describe_interval(test.unit, test.interval, test.threshold)})"
         target = test.unit.format(test.threshold)
         if verdict is Verdict.PASS:
@@ -82,7 +87,8 @@ def _statistics(goal: Goal, measurement: Measurement) -> _Call:
         else:
             parts.append(f"{shown}, which straddles the limit {target}")
     verdicts = {v for _, v in decided}
-    text = f"{metric.statistic()} is " + "; and as a ratio ".join(parts) + "."
+    names = [("" if i == 0 else f"{test.name} ") for i, (test, _) in enumerate(decided)]
+    text = f"{metric.statistic()} is " + "; and ".join(n + p for n, p in zip(names, parts, strict=True)) + "."
     if Verdict.FAIL in verdicts:
         return _Call(Verdict.FAIL, "target_missed", text)
     if verdicts == {Verdict.PASS}:
@@ -101,7 +107,7 @@ def _trend_check(goal: Goal, measurement: Measurement) -> _Call | None:
             "BASELINE has too few time slots with data to tell the flags' effect from a trend already under way",
         )
     for test, _ in _decide_tests(goal, measurement):
-        if test.adjusted is None or decide(test.adjusted, test.threshold, metric.better) is not Verdict.PASS:
+        if test.adjusted is None or decide(test.adjusted, test.threshold, test.better) is not Verdict.PASS:
             adjusted = "n/a" if test.adjusted is None else describe_interval(test.unit, test.adjusted, test.threshold)
             return _Call(
                 Verdict.INCONCLUSIVE,

@@ -77,6 +77,7 @@ class Test:
     adjusted: Interval | None
     threshold: float
     unit: Unit
+    better: Better
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,6 +28,7 @@ from sprintgate.kinds import (
     Measurement,
     Placebo,
     Reads,
+    Test,
     Trend,
     centre_gap_days,
     excluded_of,
@@ -306,29 +307,39 @@ def _log_density(found: QuantileSample) -> float:
 
 @dataclass(frozen=True, slots=True)
 class QuantileBudget:
-    """The ``q`` quantile of a duration in POST strictly under a budget: at least ``q`` of the events
-    must fall under it, counted exactly in SQL."""
+    """The ``q`` quantile of a duration in POST under a budget.
+
+    Decided twice, and both must PASS: the quantile's interval read at bucket edges must lie under the
+    budget, and the exact share of events strictly under the budget, counted in SQL, must lie over
+    ``q``. A duration recorded at the budget (a timeout) misses it either way.
+    """
 
     measure: Duration
     q: float = 0.95
-    below: float = 0.0
+    below: float | str = 0.0
 
     def __post_init__(self) -> None:
-        _check_q(self.q, f"QuantileBudget({self.measure.name})")
-        if not isinstance(self.below, int | float) or not math.isfinite(self.below) or self.below <= 0:
-            raise DeclarationError(f"sprintgate: QuantileBudget({self.measure.name}): below must be a positive budget, got {self.below!r}.")
-        if self.below > self.measure.limit:
-            raise DeclarationError(
-                f"sprintgate: QuantileBudget({self.measure.name}): the budget {self.below:g} is above the measure's limit {self.measure.limit:g}."
-            )
+        owner = f"QuantileBudget({self.measure.name})"
+        _check_q(self.q, owner)
+        below = self.below
+        if isinstance(below, str):
+            try:
+                below = self.measure.value_unit.parse(below)
+            except ValueError as error:
+                raise DeclarationError(f"sprintgate: {owner}: {error}.") from None
+        if isinstance(below, bool) or not isinstance(below, int | float) or not math.isfinite(below) or below <= 0:
+            raise DeclarationError(f"sprintgate: {owner}: below must be a positive budget, got {below!r}.")
+        if below > self.measure.limit:
+            raise DeclarationError(f"sprintgate: {owner}: the budget {below:g} is above the measure's limit {self.measure.limit:g}.")
+        object.__setattr__(self, "below", float(below))
 
     @property
     def better(self) -> Better:
-        return Better.HIGHER
+        return Better.LOWER
 
     @property
     def unit(self) -> Unit:
-        return PERCENT
+        return self.measure.value_unit
 
     @property
     def value_unit(self) -> Unit:
@@ -339,80 +350,79 @@ class QuantileBudget:
         return "level"
 
     def target(self) -> float:
-        return self.q
-
-    def budget(self) -> float:
         return float(self.below)
 
     def with_target(self, text: str) -> QuantileBudget:
-        return replace(self, below=self.measure.value_unit.parse(text))
+        return replace(self, below=text)
 
     def title(self) -> str:
-        return f"{_percentile(self.q)} {self.measure.words} under {self.measure.value_unit.format(self.below)}"
+        return f"{_percentile(self.q)} {self.measure.words} under {self.measure.value_unit.format(self.target())}"
 
     def statistic(self) -> str:
-        return f"share of {self.measure.words} under {self.measure.value_unit.format(self.below)} in POST"
+        return f"{_percentile(self.q)} {self.measure.words} in POST"
 
     def needs(self) -> Mapping[str, tuple[str, ...]]:
         return {"POST": self.measure.events}
 
     def reads(self) -> Reads:
-        return Reads(durations=(self.measure,), budgets={self.measure.name: (float(self.below),)})
+        return Reads(durations=(self.measure,), budgets={self.measure.name: (self.target(),)})
 
     def _share(self, window: WindowEvidence, context: Context) -> tuple[float, float, DesignEffect | None]:
         cells = window.durations[self.measure.name]
-        under = window.budgets[budget_key(self.measure.name, float(self.below))]
+        under = window.budgets[budget_key(self.measure.name, self.target())]
         totals = cells.cell_totals()
-        n = float(totals.sum())
         design = indicator_design_effect(under, totals, window.layout, context.clustering)
-        return float(under.sum()), n, design
+        return float(under.sum()), float(totals.sum()), design
 
     def evaluate(self, evidence: Evidence, context: Context) -> Measurement:
         samples = {name: window_sample(w, self.measure.name, self.q, context) for name, w in evidence.windows()}
+        post = samples["POST"]
         hits, n, design = self._share(evidence.post, context)
         share = hits / n if n else None
-        common = {
-            "threshold": self.q,
-            "baseline": _observation(samples["BASELINE"]),
-            "post": _observation(samples["POST"]),
-            "excluded": excluded_of(evidence, self.measure.name),
-            "design": {} if design is None else {"POST": design},
-            "details": {"budget": self.below, "under_budget": int(hits), "at_or_over_budget": int(n - hits)},
-        }
-        if not n:
-            return Measurement(estimate=None, interval=None, problem=("no_data", "no usable values in the POST window"), **common)  # type: ignore[arg-type]
-        crowded = too_few_clusters({"POST": design}, context)
-        if crowded:
-            return Measurement(estimate=share, interval=None, problem=crowded, **common)  # type: ignore[arg-type]
         errors = context.errors
-        # Every event on one side of the budget leaves no spread to measure clustering from: Wilson's
-        # interval at 0 % or 100 % for independent events is all the sample can say.
+        common = {
+            "threshold": self.target(),
+            "baseline": _observation(samples["BASELINE"]),
+            "post": _observation(post),
+            "excluded": excluded_of(evidence, self.measure.name),
+            "design": {} if post is None or post.design is None else {"POST": post.design},
+            "details": {"budget": self.target(), "under_budget": int(hits), "at_or_over_budget": int(n - hits), "share_under_budget": share},
+        }
+        problem = _problem({"POST": post}, context, (errors.passing, errors.failing))
+        if problem is not None:
+            return Measurement(estimate=None if post is None else post.value, interval=None, problem=problem, **common)  # type: ignore[arg-type]
+        assert post is not None and post.histogram.index is not None
+        index = post.histogram.index
+        high = _edge(int(index[stats.upper_position(post.pmf(errors.passing), errors.passing)]) + 1)
+        low = _edge(int(index[stats.lower_position(post.pmf(errors.failing), errors.failing)]))
+        interval = Interval(min(low, post.value), max(high, post.value), 1 - errors.failing, 1 - errors.passing)
+        # The exact count: every event is on one side of the budget or the other; with all on one side
+        # there is no spread to measure a clustering from, and independent events are all one can say.
         effect = design or DesignEffect.independent()
         n_pass, n_fail = effect.effective(n, errors.passing), effect.effective(n, errors.failing)
-        if min(n_pass, n_fail) * min(self.q, 1 - self.q) < MIN_TAIL:
-            return Measurement(
-                estimate=share,
-                interval=None,
-                problem=(
-                    "insufficient_sample",
-                    f"POST has {int(n):,} events, about {n_pass:,.0f} effective; a {_percentile(self.q)} budget needs "
-                    f"{MIN_TAIL / (1 - self.q):,.0f} effective events",
-                ),
-                **common,  # type: ignore[arg-type]
-            )
-        low, _ = stats.wilson(share * n_pass, n_pass, errors.passing)  # type: ignore[operator]
-        _, high = stats.wilson(share * n_fail, n_fail, errors.failing)  # type: ignore[operator]
-        interval = Interval(low, high, 1 - errors.passing, 1 - errors.failing)
-        hint = power_hint(
-            estimate=share,  # type: ignore[arg-type]
-            interval=interval,
-            target=self.q,
+        share_low, _ = stats.wilson((share or 0.0) * n_pass, n_pass, errors.passing)
+        _, share_high = stats.wilson((share or 0.0) * n_fail, n_fail, errors.failing)
+        exact = Test(
+            name="the share strictly under the budget",
+            estimate=share,
+            interval=Interval(share_low, share_high, 1 - errors.passing, 1 - errors.failing),
+            adjusted=None,
+            threshold=self.q,
+            unit=PERCENT,
             better=Better.HIGHER,
-            log_scale=False,
+        )
+        hint = power_hint(
+            estimate=post.value,
+            interval=interval,
+            target=self.target(),
+            better=Better.LOWER,
+            log_scale=True,
             n=int(n),
             next_alpha=errors.next_passing,
         )
-        return Measurement(estimate=share, interval=interval, more_events=hint.more_events, detectable=hint.detectable, **common)  # type: ignore[arg-type]
+        return Measurement(
+            estimate=post.value, interval=interval, others=(exact,), more_events=hint.more_events, detectable=hint.detectable, **common  # type: ignore[arg-type]
+        )
 
     def placebo(self, evidence: Evidence, context: Context, alpha: float) -> Placebo | None:
         parts = [self._share(evidence.post.half(i), context) for i in (0, 1)]
@@ -427,7 +437,7 @@ class QuantileBudget:
     def plot(self, result: GoalResult, evidence: Evidence) -> bytes:
         from sprintgate import plots  # noqa: PLC0415 - matplotlib only when plotting
 
-        return plots.durations(result, evidence, self.measure.name, self.q, reference="budget", budget=self.below)
+        return plots.durations(result, evidence, self.measure.name, self.q, reference="budget", budget=self.target())
 
 
 @dataclass(frozen=True, slots=True)

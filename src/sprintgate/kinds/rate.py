@@ -297,7 +297,9 @@ class RateChange:
             _, high = stats.newcombe(post.rate, post.effective(high_alpha), base.rate, base.effective(high_alpha), high_alpha, high_alpha)
             interval = Interval(low, high, 1 - low_alpha, 1 - high_alpha)
             adjusted = None if trend is None else adjusted_for_trend(interval, difference, trend, log_scale=False)
-            tests.append(Test(name="points", estimate=difference, interval=interval, adjusted=adjusted, threshold=self._sign() * float(self.points), unit=POINTS))
+            tests.append(
+                Test(name="points", estimate=difference, interval=interval, adjusted=adjusted, threshold=self._sign() * float(self.points), unit=POINTS, better=self.better)
+            )
         if self.ratio is not None:
             low, _ = stats.rate_ratio(post.rate, post.effective(low_alpha), base.rate, base.effective(low_alpha), low_alpha, low_alpha)
             _, high = stats.rate_ratio(post.rate, post.effective(high_alpha), base.rate, base.effective(high_alpha), high_alpha, high_alpha)
@@ -308,7 +310,7 @@ class RateChange:
                 adjusted = None if relative is None else adjusted_for_trend(interval, quotient, relative, log_scale=True)
             elif trend is not None:
                 adjusted = interval
-            tests.append(Test(name="ratio", estimate=quotient, interval=interval, adjusted=adjusted, threshold=float(self.ratio), unit=RATIO))
+            tests.append(Test(name="as a ratio", estimate=quotient, interval=interval, adjusted=adjusted, threshold=float(self.ratio), unit=RATIO, better=self.better))
         primary, *others = tests
         hint = power_hint(
             estimate=primary.estimate if primary.estimate is not None else 0.0,
