@@ -66,6 +66,8 @@ class DesignEffect:
 
     def inflation(self, alpha: float) -> float:
         """The design effect with the small-sample factor for a bound at one-sided error ``alpha``."""
+        if not math.isfinite(self.deff) or self.dof < 1:
+            return math.inf
         if not math.isfinite(self.dof):
             return self.deff
         return self.deff * (stats.t(alpha, self.dof) / stats.z(alpha)) ** 2

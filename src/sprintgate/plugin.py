@@ -58,7 +58,7 @@ _OPTIONS = (
 class _State:
     run: Run
     items: dict[str, str] = field(default_factory=dict)  # node id -> check id
-    broken: list[str] = field(default_factory=list)  # goal modules that did not load
+    refused: bool = False  # collection raised a usage error; pytest still calls collection_finish
 
 
 STATE = pytest.StashKey[_State]()
@@ -227,6 +227,7 @@ def _uncollected(suite_dir: Path, collected: set[Path]) -> list[tuple[Path, Modu
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Learn every check the suite declares, collected or not, before -k or -m deselect any."""
     state = config.stash[STATE]
+    state.refused = True  # until every check is learnt
     _, suite_dir = _suite(config)
     for report in _FAILED_COLLECTIONS:
         message = _load_error(report, suite_dir)
@@ -251,12 +252,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 state.run.declare(check, path)
     except (ConfigError, DeclarationError) as error:
         raise pytest.UsageError(str(error)) from None
+    state.refused = False
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     """After deselection: which checks this run will judge, and everything checked before any query."""
     state = session.config.stash[STATE]
-    if not state.run.declared:
+    if state.refused or not state.run.declared:
         return
     selected = {state.items[item.nodeid] for item in session.items if item.nodeid in state.items}
     declared = set(state.run.declared)

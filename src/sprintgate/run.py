@@ -259,9 +259,12 @@ class Run:
             look = look_of(goal.id, current, history, alpha=alpha, first=thresholds.first_look_share)
             failing = alpha / guardrails if goal.kind is Kind.GUARDRAIL and guardrails else alpha
             errors = Errors(passing=look.alpha, failing=failing, next_passing=look.next_alpha, look=look.number)
-            result = judge(
-                goal, evidence, suite=self.suite, thresholds=thresholds, checks=checks, errors=errors, placebo_family=len(goals)
-            )
+            try:
+                result = judge(goal, evidence, suite=self.suite, thresholds=thresholds, checks=checks, errors=errors, placebo_family=len(goals))
+            except Exception as error:  # noqa: BLE001 - a goal the engine cannot judge stops the run, in one line
+                self.fault = f"sprintgate: judging {goal.id} failed ({type(error).__name__}: {error}); this is a bug in sprintgate, please report it"
+                self.results.clear()
+                return
             self.results[goal.id] = replace(result, details={**result.details, "earlier_looks": list(look.earlier)})
         for name, check in checks.items():
             self.results[name] = check.result

@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import port_for
+import psycopg
 from mirakuru.exceptions import AlreadyRunning, ExecutorError, ProcessFinishedWithError
 from psycopg.conninfo import make_conninfo
 from pytest_postgresql.exceptions import PostgreSQLUnsupported
@@ -466,7 +468,21 @@ class ThrowawayServer:
                 ) from None
             self.port = port
             self._process = process
+            self._wait_until_ready()
             return
+
+    def _wait_until_ready(self) -> None:
+        """pg_ctl may return while the server still answers "the database system is starting up"."""
+        deadline = time.monotonic() + _TIMEOUT_S
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                psycopg.connect(self.conninfo(), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError as error:
+                last = " ".join(str(error).split())
+                time.sleep(0.05)
+        raise ServerError(f"sprintgate: the throwaway PostgreSQL on {self.host}:{self.port} did not accept connections within {_TIMEOUT_S} s ({last}).")
 
     def _initdb(self, home: Path) -> None:
         auth = ["--auth=trust"]

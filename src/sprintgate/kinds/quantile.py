@@ -431,6 +431,8 @@ class QuantileBudget:
         (h1, n1, d1), (h2, n2, d2) = parts
         assert d1 is not None and d2 is not None
         m1, m2 = d1.effective(n1, alpha), d2.effective(n2, alpha)
+        if min(m1, m2) * min(self.q, 1 - self.q) < MIN_TAIL:
+            return None
         low, high = stats.newcombe(h2 / n2, m2, h1 / n1, m1, alpha, alpha)
         return Placebo(h2 / n2 - h1 / n1, Interval(low, high, 1 - alpha, 1 - alpha), 0.0, "POST")
 
