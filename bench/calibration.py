@@ -356,14 +356,13 @@ def _rate_cells() -> list[Cell]:
 
 
 def matrix() -> list[Cell]:
-    """Every cell: the CI subset first, then the rest by kind."""
-    cells = list(CI_CELLS)
-    labels = {c.label for c in cells}
+    """Every cell, by kind; the CI subset (``simulation.CI_CELLS``) among them, each once."""
+    ci = {c.label: c for c in CI_CELLS}
+    cells: list[Cell] = []
     for cell in (*_ratio_cells(), *_budget_cells(), *_mean_cells(), *_rate_cells()):
-        if cell.label not in labels:
-            cells.append(cell)
-            labels.add(cell.label)
-    return cells
+        if all(c.label != cell.label for c in cells):
+            cells.append(ci.pop(cell.label, cell))
+    return cells + list(ci.values())
 
 
 # --- running -----------------------------------------------------------------------------------------------
@@ -450,6 +449,10 @@ def main() -> None:
     cells = list(CI_CELLS) if args.quick else matrix()
     cells = [c for c in cells if args.only.lower() in c.label.lower()]
     clear_repetitions = max(100, args.repetitions // 3)
+    for cell in cells:  # every truth solved up front: a scenario that cannot exist fails here, not mid-run
+        for scenario in (cell.margin, cell.clear):
+            if scenario is not None:
+                sim.prepare(scenario)
     started = time.perf_counter()
     work = [(c, args.repetitions, clear_repetitions) for c in cells]
     if args.jobs > 1:

@@ -316,13 +316,14 @@ class TestPasswordForms:
 
 
 class TestStagingBeforeProduction:
-    def _staging(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: ThrowawayServer, *, key: str | None = KEY) -> None:
-        monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(server, "telemetry"))
+    def _staging(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: ThrowawayServer, *, key: str | None = KEY, db: str = "telemetry") -> None:
+        monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(server, db))
         if key is None:
             monkeypatch.delenv("SPRINTGATE_SIGNING_KEY", raising=False)
         else:
             monkeypatch.setenv("SPRINTGATE_SIGNING_KEY", key)
-        assert suite.runpytest_subprocess("goals", "--env=staging", *_windows(), "--change-record", "CHG-7").ret == 0
+        expected = 0 if db == "telemetry" else EXIT_CODES[Outcome.DO_NOT_PROMOTE]
+        assert suite.runpytest_subprocess("goals", "--env=staging", *_windows(), "--change-record", "CHG-7").ret == expected
 
     def _production(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: ThrowawayServer, *args: str) -> pytest.RunResult:
         monkeypatch.setenv("PRODUCTION_DATABASE_URL", _dsn(server, "telemetry"))
@@ -344,7 +345,10 @@ class TestStagingBeforeProduction:
     @pytest.mark.parametrize(
         ("tamper", "message"),
         [
-            (lambda d: {**d, "verdict": "pass", "goals": [{**g, "verdict": "pass"} for g in d["goals"]]}, "the signature of * does not verify*"),
+            (
+                lambda d: {**d, "verdict": "pass", "decision": {**d["decision"], "outcome": "promote"}, "goals": [{**g, "verdict": "pass"} for g in d["goals"]]},
+                "the signature of * does not verify*",
+            ),
             (lambda d: {"env": "staging", "verdict": "pass", "generated_at": d["generated_at"], "goals": [], "flags": d["flags"]}, "*is not a results.json document of this sprintgate*"),
             (None, "*is dated in the future*"),
         ],
@@ -353,8 +357,8 @@ class TestStagingBeforeProduction:
     def test_evidence_that_does_not_verify_is_refused(
         self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer, tamper: Callable[[dict[str, Any]], dict[str, Any]] | None, message: str
     ) -> None:
-        """Edited, hand-written or future-dated staging results: one line, exit 4, nothing judged."""
-        self._staging(suite, monkeypatch, telemetry_server)
+        """A staging FAIL edited into a PASS, hand-written or future-dated results: one line, exit 4."""
+        self._staging(suite, monkeypatch, telemetry_server, db="regressed" if tamper is not None else "telemetry")
         path = suite.path / "reports" / "staging" / "results.json"
         document = json.loads(path.read_text())
         if tamper is None:

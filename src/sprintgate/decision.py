@@ -43,6 +43,7 @@ ACTIONS = {
     3: "internal error: report it, then rerun",
     4: "fix the command or the configuration",
     5: "no goals were collected: fix the command",
+    6: "pytest's --max-warnings was exceeded: do not promote; fix the warnings",
     64: "run the whole suite: a subset cannot promote",
     69: "retry later: the telemetry could not be read",
     73: "fix the reports directory, then rerun",

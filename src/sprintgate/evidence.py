@@ -345,7 +345,9 @@ def decode(  # noqa: PLR0912, PLR0915 - one pass over the column map of the plan
             if mine.any():
                 events[event] = int(n[mine].sum())
                 events_by_slot[event] = np.bincount(slot[mine], weights=n[mine], minlength=layout.slots).astype(np.int64)
-        flag_states = Counter({FLAG_STATES[int(s)]: int(n[flags == s].sum()) for s in np.unique(flags)})
+        # Flags are read on the declared event types; a misspelt type is not the rollout's event.
+        declared = t < len(plan.types) - len(plan.variants)
+        flag_states = Counter({FLAG_STATES[int(s)]: int(n[declared & (flags == s)].sum()) for s in np.unique(flags)})
         usable = flags != 0
         type_index = {event: i for i, event in enumerate(plan.types)}
 

@@ -14,7 +14,15 @@ from sprintgate.contract import columns, quoted_table, schema_sql
 from sprintgate.suite import Suite
 
 _BATCH = 20_000
-_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+def _plain(value: Any) -> Any:
+    """numpy scalars (a generator's np.bool_ or np.float64) as the Python values JSON knows."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_plain)
 
 
 def create_schema(connection: psycopg.Connection[Any], suite: Suite) -> None:
@@ -50,7 +58,10 @@ def load_rows(
         for row in rows:
             if len(row) != width:
                 raise ValueError(f"sprintgate: a demo row has {len(row)} columns, the contract {width} ({names})")
-            batch.append("\t".join(_copy_text(v) for v in row) + "\n")
+            try:
+                batch.append("\t".join(_copy_text(v) for v in row) + "\n")
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"sprintgate: a demo row of event type {row[2]!r} cannot be written ({error}); fix the suite's demo generator") from None
             if len(batch) == _BATCH:
                 copy.write("".join(batch))
                 count += len(batch)

@@ -1,9 +1,17 @@
 """The change-record report: Allure results turned into one self-contained HTML file.
 
-    python -m sprintgate.html_report reports/demo
+    python -m sprintgate.html_report reports/staging
 
-reads ``reports/demo/allure-results`` and writes ``reports/demo/allure-report/index.html`` with the
-Allure command-line tool pinned in ``package.json`` (``npm ci`` installs it; it needs a Java runtime).
+reads ``reports/staging/allure-results`` and writes ``reports/staging/allure-report/index.html`` with
+the Allure command-line tool (it needs a Java runtime), found in this order:
+
+1. ``ALLURE_CMD``: the path of the tool (or a name on ``PATH``), when set; nothing else is tried then;
+2. ``allure`` on ``PATH``;
+3. ``node_modules/.bin/allure`` under the current directory, then under this repository (``npm ci``
+   installs the version ``package.json`` pins);
+4. ``npx --yes allure-commandline@2.46.1`` when ``npx`` is on ``PATH`` (it downloads the tool from the
+   npm registry on first use, so the machine needs to reach it).
+
 Analytics are switched off and the file is checked to reference nothing outside itself, so it opens
 with the network off and can be attached to a change record.
 """
@@ -17,7 +25,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sprintgate.resources import resource_dir
+#: The Allure command-line tool's version: the one package.json pins, and the one npx runs.
+ALLURE_VERSION = "2.46.1"
+#: The checkout's root in an editable install (in an installed wheel: site-packages, without node_modules).
+_REPOSITORY = Path(__file__).resolve().parent.parent.parent
+_NODE_BIN = Path("node_modules") / ".bin" / "allure"
 
 #: References that would make the report call out when opened.
 _EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|googletagmanager|google-analytics""", re.IGNORECASE)
@@ -27,18 +39,56 @@ class ReportError(RuntimeError):
     """The HTML report could not be built, or it is not self-contained."""
 
 
-def allure_command() -> Path:
-    """The pinned Allure command-line tool, installed by ``npm ci`` beside package.json."""
-    root = resource_dir("sql").parent
-    command = root / "node_modules" / ".bin" / "allure"
-    if not command.exists():
-        raise ReportError(f"sprintgate: {command} is missing; run `npm ci` in {root} (needs Node.js and npm).")
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        raise ReportError(
-            "sprintgate: the Allure command-line tool needs a Java runtime; install one "
-            "(Debian: apt-get install default-jre-headless) or set JAVA_HOME."
-        )
+def allure_command(*, cwd: Path | None = None, repository: Path = _REPOSITORY) -> list[str]:
+    """The command that runs the Allure tool (see the module's docstring for the order it looks in)."""
+    command = _find_allure(Path.cwd() if cwd is None else cwd, repository)
+    _require_java()
     return command
+
+
+def _find_allure(cwd: Path, repository: Path) -> list[str]:
+    path = os.environ.get("PATH")
+    chosen = os.environ.get("ALLURE_CMD")
+    if chosen:
+        found = shutil.which(chosen, path=path) if os.sep not in chosen else chosen
+        if found is None or not Path(found).is_file() or not os.access(found, os.X_OK):
+            raise ReportError(
+                f"sprintgate: ALLURE_CMD={chosen!r} is not an executable file (from the environment); "
+                "point it at the Allure command-line tool, or unset it to search PATH, node_modules and npx."
+            )
+        return [found]
+    on_path = shutil.which("allure", path=path)
+    if on_path is not None:
+        return [on_path]
+    for folder in (cwd, repository):
+        local = folder / _NODE_BIN
+        if local.is_file() and os.access(local, os.X_OK):
+            return [str(local)]
+    npx = shutil.which("npx", path=path)
+    if npx is not None:
+        return [npx, "--yes", f"allure-commandline@{ALLURE_VERSION}"]
+    raise ReportError(
+        "sprintgate: the Allure command-line tool was not found (ALLURE_CMD unset, no allure on PATH, no "
+        f"node_modules/.bin/allure in {cwd} or {repository}, no npx); install Node.js and npm, or run "
+        f"`npm install allure-commandline@{ALLURE_VERSION}`, or set ALLURE_CMD."
+    )
+
+
+def _require_java() -> None:
+    """Allure's launcher runs ``$JAVA_HOME/bin/java`` when JAVA_HOME is set, ``java`` from PATH otherwise."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        java = Path(home) / "bin" / "java"
+        if not (java.is_file() and os.access(java, os.X_OK)):
+            raise ReportError(
+                f"sprintgate: JAVA_HOME={home!r} has no bin/java (from the environment); the Allure tool runs "
+                "that one, so point JAVA_HOME at a Java runtime or unset it to use java from PATH."
+            )
+    elif shutil.which("java", path=os.environ.get("PATH")) is None:
+        raise ReportError(
+            "sprintgate: the Allure command-line tool needs a Java runtime and there is no java on PATH; "
+            "install one (Debian: apt-get install default-jre-headless) or set JAVA_HOME."
+        )
 
 
 def build(env_dir: Path) -> Path:
@@ -50,7 +100,7 @@ def build(env_dir: Path) -> Path:
         )
     environment = {**os.environ, "ALLURE_NO_ANALYTICS": "true"}
     done = subprocess.run(
-        [str(allure_command()), "generate", "--single-file", str(results), "-o", str(report), "--clean"],
+        [*allure_command(), "generate", "--single-file", str(results), "-o", str(report), "--clean"],
         capture_output=True,
         text=True,
         env=environment,
@@ -58,9 +108,8 @@ def build(env_dir: Path) -> Path:
     )
     index = report / "index.html"
     if done.returncode != 0 or not index.exists():
-        raise ReportError(
-            f"sprintgate: allure generate failed (exit {done.returncode}): {(done.stderr or done.stdout).strip()[-600:]}"
-        )
+        output = " ".join((done.stderr or done.stdout).split())[-600:]
+        raise ReportError(f"sprintgate: allure generate failed (exit {done.returncode}): {output}")
     external = sorted(set(_EXTERNAL.findall(index.read_text(encoding="utf-8", errors="replace"))))
     if external:
         raise ReportError(

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, NullFormatter
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
 from sprintgate.decision import Decision, Outcome
 from sprintgate.evidence import Evidence
@@ -69,13 +69,15 @@ def cause(result: GoalResult) -> str:
     if result.verdict is Verdict.PASS:
         return f"{verdict}: {result.unit.format(result.estimate)} against {result.unit.format(result.target)}"
     unmet = result.details.get("preconditions_unmet")
-    if isinstance(unmet, list) and unmet and code in unmet:
-        return f"{verdict}: precondition not met ({code})"
+    if isinstance(unmet, list) and unmet:
+        return f"{verdict}: precondition not met ({unmet[0]})"
     return f"{verdict}: {(code or 'no reason').replace('_', ' ')}"
 
 
 def _figure(height: float, result: GoalResult) -> tuple[Figure, Axes]:
-    figure, axes = plt.subplots(figsize=(_WIDTH, height))
+    """A goal's figure: its title, then the verdict and its cause; constrained layout keeps every
+    text inside the figure and apart."""
+    figure, axes = plt.subplots(figsize=(_WIDTH, height), layout="constrained")
     figure.suptitle(_wrap(result.title, 80), x=0.02, ha="left", fontsize=11, fontweight="bold")
     axes.set_title(_wrap(cause(result), 90), loc="left", color=COLOURS[result.verdict])
     return figure, axes
@@ -165,19 +167,16 @@ def draw_rates(result: GoalResult, evidence: Evidence, measure: str) -> Figure:
     """The rate in both windows with the deciding interval, against the ceiling, floor or margin."""
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]
         figure, axes = _figure(3.4, result)
-        values = []
-        for y, label in enumerate(("BASELINE", "POST")):
-            cells = evidence.window(label).rates.get(measure)
-            hits, n = (0, 0) if cells is None else cells.total
+        totals = {label: (evidence.window(label).rates[measure].total if measure in evidence.window(label).rates else (0, 0)) for label in ("BASELINE", "POST")}
+        if not any(n for _, n in totals.values()):
+            _no_data(axes, f"no {measure.replace('_', ' ')} events in either window")
+            return figure
+        for y, (label, (hits, n)) in enumerate(totals.items()):
             if not n:
                 axes.text(0.5, y, f"{label}: no data", va="center", ha="center", transform=axes.get_yaxis_transform(), color="#555555")
                 continue
-            values.append(hits / n)
             axes.plot([100 * hits / n], [y], "o", color=WINDOWS[label])
             axes.annotate(f"{PERCENT.format(hits / n)} of {n:,}", (100 * hits / n, y), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=8)
-        if not values:
-            _no_data(axes, f"no {measure.replace('_', ' ')} events in either window")
-            return figure
         if result.target is not None and result.unit is PERCENT:
             axes.axvline(100 * result.target, color="black", linestyle="--", linewidth=1.2, label=f"limit {PERCENT.format(result.target)}")
         elif result.target is not None and result.baseline.value is not None and result.unit.name == "points":
@@ -186,7 +185,7 @@ def draw_rates(result: GoalResult, evidence: Evidence, measure: str) -> Figure:
         if result.interval is not None and result.unit is PERCENT:
             axes.axvspan(100 * result.interval.low, 100 * result.interval.high, color=COLOURS[result.verdict], alpha=0.15, label="interval for POST")
         axes.set_yticks([0, 1], ["BASELINE", "POST"])
-        axes.set_ylim(-0.7, 1.9)
+        axes.set_ylim(-0.7, 3.6)  # the room above POST holds the statistic's box
         axes.set_xlabel(f"{measure.replace('_', ' ')} rate (%)")
         if axes.get_legend_handles_labels()[0]:
             axes.legend(loc="lower right", frameon=False, fontsize=8)
@@ -217,6 +216,8 @@ def draw_per_unit(result: GoalResult, evidence: Evidence, measure: str) -> Figur
             _no_data(axes, "no units in either window")
             return figure
         axes.set_xticks(range(1, 16), [str(k) for k in range(1, 15)] + ["15+"])
+        axes.set_ylim(0, axes.get_ylim()[1] * 1.8)  # the room above the bars holds the statistic's box
+        axes.yaxis.set_major_locator(MaxNLocator(nbins=5, prune="upper"))
         axes.set_xlabel(f"{result.value_unit.name} per unit")
         axes.set_ylabel("share of units")
         axes.legend(loc="upper right", frameon=False, fontsize=8)
@@ -229,15 +230,22 @@ def per_unit(result: GoalResult, evidence: Evidence, measure: str) -> bytes:
 
 
 def draw_overview(results: Sequence[GoalResult], decision: Decision) -> Figure:
-    """The headline, then every goal as a row: its estimate and interval against its target (each row
-    in its own unit), coloured by verdict, and the preconditions."""
+    """The headline, what to do next and the preconditions, then every goal as a row: its estimate and
+    interval against its target (each row in its own unit), coloured by verdict."""
     shown = [r for r in results if r.kind is not Kind.PRECONDITION]
     preconditions = [r for r in results if r.kind is Kind.PRECONDITION]
+    unmet = [p for p in preconditions if p.verdict is not Verdict.PASS]
+    note = "Preconditions: " + ("all met" if not unmet else "; ".join(f"{p.goal} {p.verdict.value.upper()}" for p in unmet))
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]
         rows = max(1, len(shown))
-        figure, axes_list = plt.subplots(rows, 1, figsize=(9.5, 0.8 * rows + 2.0), squeeze=False)
-        figure.suptitle(_wrap(decision.line(), 85), x=0.02, ha="left", fontsize=12, fontweight="bold", color=OUTCOME_COLOURS[decision.outcome])
-        figure.text(0.02, 0.005, _wrap(f"Next: {decision.next_step}", 110), fontsize=9)
+        figure, axes_list = plt.subplots(rows, 1, figsize=(9.5, 0.95 * rows + 1.6), squeeze=False, layout="constrained")
+        figure.suptitle(
+            _wrap(decision.line(), 95) + "\n" + _wrap(f"Next: {decision.next_step}", 110) + "\n" + _wrap(note, 110),
+            x=0.01,
+            ha="left",
+            fontsize=10,
+            color=OUTCOME_COLOURS[decision.outcome],
+        )
         for axes, result in zip(axes_list[:, 0], shown, strict=False):
             colour = COLOURS[result.verdict]
             unit = result.unit
@@ -253,19 +261,12 @@ def draw_overview(results: Sequence[GoalResult], decision: Decision) -> Figure:
             axes.set_yticks([])
             axes.spines["left"].set_visible(False)
             axes.tick_params(axis="x", labelsize=8)
-            axes.set_xlabel(unit.name, fontsize=8, labelpad=1)
-            axes.set_title(
-                _wrap(f"{result.title}  —  {cause(result)}", 100), loc="left", fontsize=9, color=colour
-            )
+            axes.set_title(_wrap(f"{result.title} [{unit.name}]: {cause(result)}", 105), loc="left", fontsize=9, color=colour)
         for axes in axes_list[len(shown) :, 0]:
             axes.set_axis_off()
         if not shown:
             axes_list[0, 0].set_axis_off()
             axes_list[0, 0].text(0.5, 0.5, "no goal was judged", ha="center", va="center", transform=axes_list[0, 0].transAxes)
-        unmet = [p for p in preconditions if p.verdict is not Verdict.PASS]
-        note = "Preconditions: " + ("all met" if not unmet else "; ".join(f"{p.goal} {p.verdict.value.upper()}" for p in unmet))
-        figure.text(0.02, 0.035, _wrap(note, 110), fontsize=9, color=COLOURS[Verdict.FAIL] if unmet else COLOURS[Verdict.PASS])
-        figure.subplots_adjust(left=0.04, right=0.98, hspace=1.6, top=1 - 1.0 / (0.8 * rows + 2.0), bottom=0.9 / (0.8 * rows + 2.0))
         return figure
 
 
@@ -277,7 +278,16 @@ def text_overlaps(figure: Figure) -> list[tuple[str, str]]:
     """Pairs of visible texts whose boxes overlap once drawn (for the tests: nothing may overlap)."""
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    texts = [t for t in figure.findobj(mpl.text.Text) if t.get_visible() and t.get_text().strip()]
+    texts = [*figure.texts]
+    if figure._suptitle is not None:  # noqa: SLF001 - matplotlib keeps the suptitle there
+        texts.append(figure._suptitle)  # noqa: SLF001
+    for axes in figure.axes:
+        texts += [axes.title, axes._left_title, axes._right_title, axes.xaxis.label, axes.yaxis.label, *axes.texts]  # noqa: SLF001
+        texts += [*axes.get_xticklabels(), *axes.get_yticklabels()]  # the ticks in view, as drawn
+        legend = axes.get_legend()
+        if legend is not None:
+            texts += list(legend.get_texts())
+    texts = list({id(t): t for t in texts if t.get_visible() and t.get_text().strip()}.values())
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
     overlaps = []
     for i, (a, box_a) in enumerate(boxes):

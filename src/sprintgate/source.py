@@ -250,10 +250,10 @@ class TelemetrySource:
                 f"WARNING: {suite.table} has no index on (event_type, created_at), so every query scans the table; "
                 f"create it with: create index concurrently on {suite.table} (event_type, created_at);"
             )
-            self.notes.append(advice)
-        baseline, post = self._resolve_windows(reader, checked_at)
+            self._note(advice)
         merged = _merge(reads)
         declared = _declared_types(suite, merged)
+        baseline, post = self._resolve_windows(reader, checked_at, declared)
         present = [row[0] for row in reader.rows(load_query("event_types"), {})]
         variants = {t: d for t in present if t is not None and t not in declared for d in declared if _normal(t) == _normal(d)}
         others = [t for t in present if t is not None and t not in declared and t not in variants]
@@ -318,7 +318,13 @@ class TelemetrySource:
             queries=tuple(reader.runs),
         )
 
-    def _resolve_windows(self, reader: _Reader, checked_at: datetime) -> tuple[Window, Window]:
+    def _note(self, note: str) -> None:
+        """A fact about this run for the header of every report, said on the terminal as it is found."""
+        self.notes.append(note)
+        if self.loading is not None:
+            self.loading(f"sprintgate: {note}")
+
+    def _resolve_windows(self, reader: _Reader, checked_at: datetime, declared: list[str]) -> tuple[Window, Window]:
         baseline, post = self.planned_windows()
         if baseline is not None and post is not None:
             return baseline, post
@@ -327,11 +333,10 @@ class TelemetrySource:
         except WindowError as error:
             raise GateError(f"sprintgate: the database clock is implausible for --flip=auto ({error}).") from None
         suite = self.suite
-        events = list(dict.fromkeys(suite.demand))
         first_on = reader.rows(
             load_query("flag_flip"),
             {
-                "event_types": events,
+                "event_types": declared,
                 "start": search.start,
                 "end": search.end,
                 "flags_on": Jsonb({suite.flag_field: dict.fromkeys(suite.flags, True)}),
@@ -342,7 +347,7 @@ class TelemetrySource:
                 f"sprintgate: --flip=auto found no event with every flag ({', '.join(suite.flags)}) on in {search}: "
                 "flag off vs flag still off; confirm the deployment enables the flags, or pass --flip TIME."
             )
-        self.notes.append(f"flip found at {first_on.isoformat()} (the first demand event with every flag on, searched in {search})")
+        self._note(f"flip found at {first_on.isoformat()} (the first event with every flag on, searched in {search})")
         try:
             derived = derive_windows(first_on, self.settings.window_days, self.settings.warmup_hours)
         except WindowError as error:
