@@ -11,6 +11,7 @@ same bytes.
 from __future__ import annotations
 
 import io
+import math
 import textwrap
 from collections.abc import Sequence
 from typing import Any
@@ -22,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from sprintgate.decision import Decision, Outcome
 from sprintgate.evidence import Evidence
@@ -51,9 +52,10 @@ _WIDTH = 8.0
 
 
 def png(figure: Figure) -> bytes:
-    """The figure as PNG bytes, cropped to everything drawn (nothing clipped), then closed."""
+    """The figure as PNG bytes, then closed. Margins are computed from the wrapped titles, so one draw
+    suffices (a constrained or tight layout draws twice and took most of a run's time)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None}, bbox_inches="tight", pad_inches=0.15)
+    figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
     return buffer.getvalue()
 
@@ -74,12 +76,18 @@ def cause(result: GoalResult) -> str:
     return f"{verdict}: {(code or 'no reason').replace('_', ' ')}"
 
 
-def _figure(height: float, result: GoalResult) -> tuple[Figure, Axes]:
-    """A goal's figure: its title, then the verdict and its cause; constrained layout keeps every
-    text inside the figure and apart."""
-    figure, axes = plt.subplots(figsize=(_WIDTH, height), layout="constrained")
-    figure.suptitle(_wrap(result.title, 80), x=0.02, ha="left", fontsize=11, fontweight="bold")
-    axes.set_title(_wrap(cause(result), 90), loc="left", color=COLOURS[result.verdict])
+_LINE = 0.19  # inches per line of 10-11 pt text
+
+
+def _figure(height: float, result: GoalResult, *, left: float = 0.85) -> tuple[Figure, Axes]:
+    """A goal's figure: its title, then the verdict and its cause, with margins made for their lines."""
+    title, subtitle = _wrap(result.title, 80), _wrap(cause(result), 90)
+    top = 0.2 + _LINE * (title.count("\n") + 1) * 1.15 + _LINE * (subtitle.count("\n") + 1) + 0.12
+    figure = plt.figure(figsize=(_WIDTH, height + top))
+    total = height + top
+    axes = figure.add_axes((left / _WIDTH, 0.62 / total, 1 - (left + 0.25) / _WIDTH, (height - 0.62) / total))
+    figure.text(0.1 / _WIDTH, 1 - 0.12 / total, title, ha="left", va="top", fontsize=11, fontweight="bold")
+    axes.set_title(subtitle, loc="left", color=COLOURS[result.verdict], pad=6)
     return figure, axes
 
 
@@ -129,7 +137,7 @@ def draw_durations(result: GoalResult, evidence: Evidence, measure: str, q: floa
     """The distribution of a duration in both windows (log scale), the quantile, the target and the
     deciding interval (a ratio is drawn at BASELINE's quantile times the ratio)."""
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]
-        figure, axes = _figure(4.6, result)
+        figure, axes = _figure(4.0, result)
         base = _ecdf(axes, evidence, measure, "BASELINE", q)
         post = _ecdf(axes, evidence, measure, "POST", q)
         if base is None and post is None:
@@ -146,7 +154,8 @@ def draw_durations(result: GoalResult, evidence: Evidence, measure: str, q: floa
             axes.axhline(q, color="#999999", linestyle=":", linewidth=1)
         axes.set_xscale("log")
         axes.xaxis.set_major_locator(LogLocator(base=10, numticks=8))
-        axes.xaxis.set_minor_formatter(NullFormatter())
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.6g}"))
+        axes.xaxis.set_minor_locator(NullLocator())
         axes.set_xlabel(f"{measure.replace('_', ' ')} ({unit.name}, log scale)")
         axes.set_ylabel("share of events at or below")
         axes.set_ylim(0, 1.02)
@@ -166,7 +175,7 @@ def durations(result: GoalResult, evidence: Evidence, measure: str, q: float, *,
 def draw_rates(result: GoalResult, evidence: Evidence, measure: str) -> Figure:
     """The rate in both windows with the deciding interval, against the ceiling, floor or margin."""
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]
-        figure, axes = _figure(3.4, result)
+        figure, axes = _figure(3.0, result, left=1.0)
         totals = {label: (evidence.window(label).rates[measure].total if measure in evidence.window(label).rates else (0, 0)) for label in ("BASELINE", "POST")}
         if not any(n for _, n in totals.values()):
             _no_data(axes, f"no {measure.replace('_', ' ')} events in either window")
@@ -200,7 +209,7 @@ def rates(result: GoalResult, evidence: Evidence, measure: str) -> bytes:
 def draw_per_unit(result: GoalResult, evidence: Evidence, measure: str) -> Figure:
     """How many units had how many rows, in both windows (the tail folded into "15+")."""
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]
-        figure, axes = _figure(4.2, result)
+        figure, axes = _figure(3.8, result)
         width = 0.4
         drawn = False
         for offset, label in zip((-width / 2, width / 2), ("BASELINE", "POST"), strict=True):
@@ -236,21 +245,23 @@ def draw_overview(results: Sequence[GoalResult], decision: Decision) -> Figure:
     preconditions = [r for r in results if r.kind is Kind.PRECONDITION]
     unmet = [p for p in preconditions if p.verdict is not Verdict.PASS]
     note = "Preconditions: " + ("all met" if not unmet else "; ".join(f"{p.goal} {p.verdict.value.upper()}" for p in unmet))
+    header = "\n".join([_wrap(decision.line(), 100), _wrap(f"Next: {decision.next_step}", 110), _wrap(note, 110)])
+    titles = [_wrap(f"{r.title} [{r.unit.name}]: {cause(r)}", 110) for r in shown]
+    width, left, right = 9.5, 0.25, 0.3
+    head = 0.25 + _LINE * (header.count("\n") + 1)
+    rows = [_LINE * (t.count("\n") + 1) + 0.28 + 0.42 for t in titles]  # title, the axes, its tick labels
+    total = head + sum(rows) + 0.2 + (0.6 if not shown else 0)
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]
-        rows = max(1, len(shown))
-        figure, axes_list = plt.subplots(rows, 1, figsize=(9.5, 0.95 * rows + 1.6), squeeze=False, layout="constrained")
-        figure.suptitle(
-            _wrap(decision.line(), 95) + "\n" + _wrap(f"Next: {decision.next_step}", 110) + "\n" + _wrap(note, 110),
-            x=0.01,
-            ha="left",
-            fontsize=10,
-            color=OUTCOME_COLOURS[decision.outcome],
-        )
-        for axes, result in zip(axes_list[:, 0], shown, strict=False):
+        figure = plt.figure(figsize=(width, total))
+        figure.text(0.1 / width, 1 - 0.12 / total, header, ha="left", va="top", fontsize=10, color=OUTCOME_COLOURS[decision.outcome])
+        y = total - head
+        for result, title, row in zip(shown, titles, rows, strict=True):
+            y -= row
+            axes = figure.add_axes((left / width, (y + 0.42) / total, 1 - (left + right) / width, 0.28 / total))
             colour = COLOURS[result.verdict]
             unit = result.unit
             scale = unit.scale
-            if result.interval is not None:
+            if result.interval is not None and math.isfinite(result.interval.low) and math.isfinite(result.interval.high):
                 axes.plot([result.interval.low * scale, result.interval.high * scale], [0, 0], color=colour, linewidth=5, solid_capstyle="butt")
             if result.estimate is not None:
                 axes.plot([result.estimate * scale], [0], "o", color="white", markeredgecolor=colour, markersize=8)
@@ -261,12 +272,10 @@ def draw_overview(results: Sequence[GoalResult], decision: Decision) -> Figure:
             axes.set_yticks([])
             axes.spines["left"].set_visible(False)
             axes.tick_params(axis="x", labelsize=8)
-            axes.set_title(_wrap(f"{result.title} [{unit.name}]: {cause(result)}", 105), loc="left", fontsize=9, color=colour)
-        for axes in axes_list[len(shown) :, 0]:
-            axes.set_axis_off()
+            axes.xaxis.set_major_locator(MaxNLocator(nbins=6))
+            axes.set_title(title, loc="left", fontsize=9, color=colour, pad=4)
         if not shown:
-            axes_list[0, 0].set_axis_off()
-            axes_list[0, 0].text(0.5, 0.5, "no goal was judged", ha="center", va="center", transform=axes_list[0, 0].transAxes)
+            figure.text(0.5, 0.3 / total, "no goal was judged", ha="center", va="center")
         return figure
 
 
@@ -283,7 +292,10 @@ def text_overlaps(figure: Figure) -> list[tuple[str, str]]:
         texts.append(figure._suptitle)  # noqa: SLF001
     for axes in figure.axes:
         texts += [axes.title, axes._left_title, axes._right_title, axes.xaxis.label, axes.yaxis.label, *axes.texts]  # noqa: SLF001
-        texts += [*axes.get_xticklabels(), *axes.get_yticklabels()]  # the ticks in view, as drawn
+        for axis in (axes.xaxis, axes.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            slack = (high - low) * 1e-9
+            texts += [tick.label1 for tick in axis.get_major_ticks() if low - slack <= tick.get_loc() <= high + slack]
         legend = axes.get_legend()
         if legend is not None:
             texts += list(legend.get_texts())
