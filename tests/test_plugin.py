@@ -8,11 +8,19 @@ import json
 import os
 import shutil
 import stat
+import sys
 from pathlib import Path
 
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
 import pytest
 
 from sprintgate.decision import EXIT_CODES, EXIT_REPORT_FAILED, Outcome
+from tests.suite import windows
+
+Database = Callable[[str], psycopg.Connection[Any]]
 
 GOALS = Path(__file__).resolve().parent.parent / "goals"
 SCALE = ["--demo-scale", "0.25"]
@@ -20,13 +28,32 @@ PASSWORD = "Sup3r-s3cret_pw"  # a test secret: it must never be printed
 
 
 @pytest.fixture
-def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A project folder holding a copy of goals/ (its conftest opts into the plugin)."""
+def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A project folder holding a copy of goals/ (its conftest opts into the plugin). The repository's
+    own goals package is hidden from this process while the test runs, so an in-process run imports
+    the copy."""
     shutil.copytree(GOALS, pytester.path / "goals", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in [m for m in sys.modules if m == "goals" or m.startswith("goals.")]:
+        monkeypatch.delitem(sys.modules, name)
     return pytester
 
 
-def _results(root: Path, env: str = "demo") -> dict[str, object]:
+@pytest.fixture
+def staged(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database: Database) -> Callable[..., pytest.RunResult]:
+    """Runs the gate as --env staging on a fresh copy of a scenario's fixture database (the demo's
+    server start and load, paid once per session instead of once per run)."""
+
+    def run(scenario: str, *args: str, path: str = "goals", subprocess: bool = True) -> pytest.RunResult:
+        info = database(scenario).info
+        monkeypatch.setenv("STAGING_DATABASE_URL", f"host={info.host} port={info.port} user={info.user} dbname={info.dbname}")
+        found = windows(scenario)
+        argv = [path, "--env", "staging", "--baseline", found["baseline"], "--post", found["post"], *args]
+        return suite.runpytest_subprocess(*argv) if subprocess else suite.runpytest_inprocess(*argv)
+
+    return run
+
+
+def _results(root: Path, env: str = "staging") -> dict[str, object]:
     document = json.loads((root / "reports" / env / "results.json").read_text())
     assert isinstance(document, dict)
     return document
@@ -42,14 +69,14 @@ class TestDecisions:
             [
                 "sprintgate: Auto-assign: retry policy v2 + planner cache: env=demo source=demo scenario rollout_met*",
                 "*= sprintgate =*",
-                "PROMOTE: 8 goals and guardrails passed and every precondition holds (13 of 13 checks judged)",
+                "PROMOTE: 5 goals and 3 guardrails passed and every precondition holds (13 of 13 checks judged)",
                 "next: promote the flags in the change window (exit 0: promote)",
                 "check*kind*verdict*estimate*interval*target*baseline*post*",
                 "planner_p95_reduction*goal*PASS*x0.*x0.700*ms*ms*",
             ]
         )
         directory = suite.path / "reports" / "demo"
-        document = _results(suite.path)
+        document = _results(suite.path, "demo")
         assert document["verdict"] == "pass"
         assert document["decision"]["outcome"] == "promote"  # type: ignore[index]
         assert document["checks"] == {"judged": 13, "total": 13, "not_judged": []}
@@ -61,9 +88,9 @@ class TestDecisions:
             assert stat.S_IMODE(path.stat().st_mode) == 0o644
         assert len(list((directory / "history").glob("*.json"))) == 1
 
-    def test_regression_does_not_promote_and_names_the_rollback(self, suite: pytest.Pytester) -> None:
+    def test_regression_does_not_promote_and_names_the_rollback(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """Missed goals and breached guardrails: exit 1, the rollback the suite declares."""
-        result = suite.runpytest_subprocess("goals", *SCALE, "--scenario", "rollout_regressed")
+        result = staged("rollout_regressed")
         result.assert_outcomes(passed=5, failed=8)
         assert result.ret == EXIT_CODES[Outcome.DO_NOT_PROMOTE]
         result.stdout.fnmatch_lines(
@@ -73,9 +100,9 @@ class TestDecisions:
             ]
         )
 
-    def test_missing_telemetry_shows_inconclusive_as_its_own_outcome(self, suite: pytest.Pytester) -> None:
+    def test_missing_telemetry_shows_inconclusive_as_its_own_outcome(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """INCONCLUSIVE is I in the progress line and its own count; the precondition is the one cause."""
-        result = suite.runpytest_subprocess("goals", *SCALE, "--scenario", "telemetry_missing", "-v")
+        result = staged("telemetry_missing", "-v")
         assert result.ret == EXIT_CODES[Outcome.DO_NOT_PROMOTE]
         result.stdout.fnmatch_lines(
             [
@@ -85,9 +112,9 @@ class TestDecisions:
             ]
         )
 
-    def test_flags_off_is_said_once(self, suite: pytest.Pytester) -> None:
+    def test_flags_off_is_said_once(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """Flag off vs flag still off is the one root cause, named once in the headline with what it blocks."""
-        result = suite.runpytest_subprocess("goals", *SCALE, "--scenario", "flags_off")
+        result = staged("flags_off")
         assert result.ret == EXIT_CODES[Outcome.DO_NOT_PROMOTE]
         headline = [line for line in result.stdout.lines if line.startswith("DO NOT PROMOTE")]
         assert headline == [headline[0]]
@@ -95,17 +122,17 @@ class TestDecisions:
         assert "(flags_enabled); it blocks" in headline[0]
         assert _results(suite.path)["decision"]["blocked_by"] == "flags_enabled"  # type: ignore[index]
 
-    def test_too_short_windows_wait(self, suite: pytest.Pytester) -> None:
+    def test_too_short_windows_wait(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """Too-short windows with nothing failed exit with the documented "wait for more data" code."""
-        result = suite.runpytest_subprocess("goals", *SCALE, "--baseline", "2026-10-07/2026-10-08", "--post", "2026-10-09/2026-10-10")
+        result = staged("rollout_met", "--baseline", "2026-10-07/2026-10-08", "--post", "2026-10-09/2026-10-10")
         assert result.ret == EXIT_CODES[Outcome.WAIT]
         assert _results(suite.path)["verdict"] == "inconclusive"
 
-    def test_advisory_goals_do_not_block(self, suite: pytest.Pytester) -> None:
+    def test_advisory_goals_do_not_block(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """An advisory goal is judged and reported; its FAIL leaves the promotion to the others."""
         path = suite.path / "goals" / "test_cache_hit_ceiling.py"
         path.write_text(path.read_text().replace('below="30%"))', 'below="5%"), advisory=True)'))
-        result = suite.runpytest_subprocess("goals", *SCALE)
+        result = staged("rollout_met")
         assert result.ret == 0
         result.stdout.fnmatch_lines(["PROMOTE: *(1 advisory goal did not pass; advisory goals do not block)"])
         goal = next(g for g in _results(suite.path)["goals"] if g["id"] == "cache_hit_ceiling")  # type: ignore[attr-defined]
@@ -123,14 +150,16 @@ class TestRunsThatMustNotPromote:
         ],
         ids=["keyword", "one-file", "deselect", "marker"],
     )
-    def test_a_subset_never_exits_zero(self, suite: pytest.Pytester, selection: list[str]) -> None:
+    def test_a_subset_never_exits_zero(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult], selection: list[str]) -> None:
         """A run that judges part of the suite reports N of M, says incomplete, and exits 64."""
         suite.makeini("[pytest]\nmarkers = slow\n")
         (suite.path / "goals" / "test_quote_error_rate.py").write_text(
             (suite.path / "goals" / "test_quote_error_rate.py").read_text().replace("def test_", "import pytest\n\n\n@pytest.mark.slow\ndef test_")
         )
-        args = selection if selection[0].startswith("goals/") else ["goals", *selection]
-        result = suite.runpytest_subprocess(*args, *SCALE)
+        if selection[0].startswith("goals/"):
+            result = staged("rollout_met", path=selection[0])
+        else:
+            result = staged("rollout_met", *selection)
         assert result.ret == EXIT_CODES[Outcome.INCOMPLETE]
         document = _results(suite.path)
         assert document["verdict"] == "incomplete"
@@ -139,14 +168,14 @@ class TestRunsThatMustNotPromote:
         result.stdout.fnmatch_lines(["INCOMPLETE: * of 13 checks judged*"])
         assert "PASS" not in (suite.path / "reports" / "summary.md").read_text().split("\n")[2]
 
-    def test_parallel_runs_are_refused(self, suite: pytest.Pytester) -> None:
+    def test_parallel_runs_are_refused(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """pytest-xdist would judge in several processes: one line, exit 4, nothing run."""
         pytest.importorskip("xdist")
-        result = suite.runpytest_subprocess("goals", *SCALE, "-n", "2")
+        result = staged("rollout_met", "-n", "2")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(["ERROR: sprintgate: the gate fetches the evidence once*without -n*"])
 
-    def test_an_interrupted_run_never_says_pass(self, suite: pytest.Pytester) -> None:
+    def test_an_interrupted_run_never_says_pass(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """Ctrl-C after two goals: pytest's exit 2, and every report says incomplete."""
         (suite.path / "conftest.py").write_text(
             "count = 0\n"
@@ -157,22 +186,22 @@ class TestRunsThatMustNotPromote:
             "        if count == 2:\n"
             "            raise KeyboardInterrupt\n"
         )
-        result = suite.runpytest_subprocess("goals", *SCALE)
+        result = staged("rollout_met")
         assert result.ret == pytest.ExitCode.INTERRUPTED
         document = _results(suite.path)
         assert document["verdict"] == "incomplete"
-        assert "PROMOTE" not in (suite.path / "reports" / "demo" / "summary.md").read_text().splitlines()[2]
+        assert "PROMOTE" not in (suite.path / "reports" / "staging" / "summary.md").read_text().splitlines()[2]
 
-    def test_a_failed_report_write_is_one_line_and_keeps_the_old_set(self, suite: pytest.Pytester) -> None:
+    def test_a_failed_report_write_is_one_line_and_keeps_the_old_set(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """Reports that cannot be written: exit 73, one line, no traceback, the previous set unchanged."""
-        assert suite.runpytest_subprocess("goals", *SCALE).ret == 0
-        before = (suite.path / "reports" / "demo" / "results.json").read_bytes()
+        assert staged("rollout_met").ret == 0
+        before = (suite.path / "reports" / "staging" / "results.json").read_bytes()
         (suite.path / "blocked").write_text("a file where the reports directory should be")
-        result = suite.runpytest_subprocess("goals", *SCALE, "--reports-dir", "blocked/reports", "--scenario", "rollout_regressed")
+        result = staged("rollout_regressed", "--reports-dir", "blocked/reports")
         assert result.ret == EXIT_REPORT_FAILED
         result.stdout.fnmatch_lines(["sprintgate: cannot create the reports directory under *blocked* (*).", "exit 73: *"])
         assert "Traceback" not in result.stdout.str() + result.stderr.str()
-        assert (suite.path / "reports" / "demo" / "results.json").read_bytes() == before
+        assert (suite.path / "reports" / "staging" / "results.json").read_bytes() == before
 
     def test_a_fault_replaces_the_last_pass_whole(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
         """After a fault run no file of the environment still says PASS, and stale plots are gone."""
@@ -192,11 +221,11 @@ class TestRunsThatMustNotPromote:
 
 
 class TestHistory:
-    def test_each_run_is_kept_and_listed(self, suite: pytest.Pytester) -> None:
+    def test_each_run_is_kept_and_listed(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """Two runs: two documents in history/, and the summary lists the earlier one."""
-        assert suite.runpytest_subprocess("goals", *SCALE, "--scenario", "rollout_regressed").ret == 1
-        assert suite.runpytest_subprocess("goals", *SCALE).ret == 0
-        directory = suite.path / "reports" / "demo"
+        assert staged("rollout_regressed").ret == 1
+        assert staged("rollout_met").ret == 0
+        directory = suite.path / "reports" / "staging"
         assert len(list((directory / "history").glob("*.json"))) == 2
         summary = (directory / "summary.md").read_text()
         assert "## Earlier runs of this environment" in summary
@@ -224,7 +253,7 @@ class TestUsageErrors:
     def test_is_one_line_naming_the_source(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
         """A configuration mistake is exit 4 with one line that names the value and where it came from."""
         monkeypatch.delenv("STAGING_DATABASE_URL", raising=False)
-        result = suite.runpytest_subprocess("goals", *args)
+        result = suite.runpytest_inprocess("goals", *args)
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([message])
         assert "Traceback" not in result.stderr.str()
@@ -241,7 +270,7 @@ class TestUsageErrors:
     def test_pyproject_mistakes_are_refused(self, suite: pytest.Pytester, toml: str, message: str) -> None:
         """A misspelt key, a wrong type, a timeout that rounds to none, a path in an env name: one line each."""
         suite.makepyprojecttoml(f"[tool.sprintgate]\n{toml}\n")
-        result = suite.runpytest_subprocess("goals")
+        result = suite.runpytest_inprocess("goals")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([message])
 
@@ -249,7 +278,7 @@ class TestUsageErrors:
         """A goal importing a measure that does not exist: one line naming the file and the declared ones."""
         path = suite.path / "goals" / "test_planner_p95_reduction.py"
         path.write_text(path.read_text().replace("import PLANNER_DURATION", "import PLANNER_DURATON").replace("(PLANNER_DURATION,", "(PLANNER_DURATON,"))
-        result = suite.runpytest_subprocess("goals")
+        result = suite.runpytest_inprocess("goals")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(
             ["ERROR: sprintgate: goals/test_planner_p95_reduction.py does not load: ImportError: cannot import name 'PLANNER_DURATON'*; goals.rollout declares: *PLANNER_DURATION*"]
@@ -260,13 +289,13 @@ class TestUsageErrors:
         """Two modules declaring the same goal id: one line naming both files."""
         source = (suite.path / "goals" / "test_planner_p95_reduction.py").read_text()
         (suite.path / "goals" / "test_planner_copy.py").write_text(source.replace("def test_planner_p95_reduction", "def test_planner_copy"))
-        result = suite.runpytest_subprocess("goals")
+        result = suite.runpytest_inprocess("goals")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(["ERROR: sprintgate: test_planner_*.py and test_planner_*.py both declare the check 'planner_p95_reduction'*"])
 
 
 class TestOneNewGoal:
-    def test_planner_p99_is_one_new_file(self, suite: pytest.Pytester) -> None:
+    def test_planner_p99_is_one_new_file(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """A new goal on an existing measure is one file in goals/: judged, counted, titled from its target."""
         (suite.path / "goals" / "test_planner_p99_budget.py").write_text(
             '"""Planner p99 within 5 s."""\n\n'
@@ -276,9 +305,9 @@ class TestOneNewGoal:
             "def test_planner_p99_budget(gate: Gate) -> None:\n"
             "    gate.check(GOAL)\n"
         )
-        result = suite.runpytest_subprocess("goals", *SCALE)
+        result = staged("rollout_met")
         assert result.ret == 0
-        result.stdout.fnmatch_lines(["PROMOTE: 9 goals and guardrails passed*(14 of 14 checks judged)"])
+        result.stdout.fnmatch_lines(["PROMOTE: 6 goals and 3 guardrails passed*(14 of 14 checks judged)"])
         goal = next(g for g in _results(suite.path)["goals"] if g["id"] == "planner_p99_budget")  # type: ignore[attr-defined]
         assert goal["title"] == "p99 planner duration under 5,000 ms"
 

@@ -162,9 +162,11 @@ def decide_run(
             next_step="wait for more data, then rerun with the same flip (reruns spend error: see the report)",
             **common,
         )
+    guardrails = sum(1 for r in goals if r.kind is Kind.GUARDRAIL)
+    passed = _count(len(goals) - guardrails, "goal") + (f" and {_count(guardrails, 'guardrail')}" if guardrails else "")
     return Decision(
         outcome=Outcome.PROMOTE,
-        headline=f"{_count(len(goals), 'goal and guardrail' if len(goals) == 1 else 'goals and guardrail')} passed and every precondition holds ({judged} of {total} checks judged){note}",
+        headline=f"{passed} passed and every precondition holds ({judged} of {total} checks judged){note}",
         cause=None,
         next_step="promote the flags in the change window",
         **common,

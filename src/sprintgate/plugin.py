@@ -54,9 +54,22 @@ _OPTIONS = (
 )
 
 
+class _Collection:
+    """Remembers the collection failures of one session: a goal module that does not load becomes a
+    usage error (one line), not a traceback per goal."""
+
+    def __init__(self) -> None:
+        self.failed: list[pytest.CollectReport] = []
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.failed.append(report)
+
+
 @dataclass
 class _State:
     run: Run
+    collection: _Collection
     items: dict[str, str] = field(default_factory=dict)  # node id -> check id
     refused: bool = False  # collection raised a usage error; pytest still calls collection_finish
 
@@ -131,7 +144,9 @@ def pytest_configure(config: pytest.Config) -> None:
         say=say,
         watch=QueryWatch(say, after_s=settings.progress_after_s),
     )
-    config.stash[STATE] = _State(run)
+    collection = _Collection()
+    config.pluginmanager.register(collection, "sprintgate-collection")
+    config.stash[STATE] = _State(run, collection)
 
 
 def _pytest_postgresql_option(config: pytest.Config, name: str) -> object | None:
@@ -159,16 +174,6 @@ def _terminal_line(config: pytest.Config) -> object:
             writer.line(terminal(message), yellow=True)
 
     return say
-
-
-def pytest_collectreport(report: pytest.CollectReport) -> None:
-    """A goal module that does not load is a usage error (one line), not a traceback per goal."""
-    if report.failed:
-        _FAILED_COLLECTIONS.append(report)
-
-
-#: Collection failures of this process, read when the suite's checks are learnt.
-_FAILED_COLLECTIONS: list[pytest.CollectReport] = []
 
 
 def _load_error(report: pytest.CollectReport, suite_dir: Path) -> str | None:
@@ -229,7 +234,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     state = config.stash[STATE]
     state.refused = True  # until every check is learnt
     _, suite_dir = _suite(config)
-    for report in _FAILED_COLLECTIONS:
+    for report in state.collection.failed:
         message = _load_error(report, suite_dir)
         if message:
             raise pytest.UsageError(message)
@@ -262,12 +267,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if state.refused or not state.run.declared:
         return
     selected = {state.items[item.nodeid] for item in session.items if item.nodeid in state.items}
-    declared = set(state.run.declared)
-    from sprintgate.preconditions import PRECONDITIONS  # noqa: PLC0415 - the registry of built-in checks
-
-    declared |= {p.name for p in PRECONDITIONS}
+    # Goals run only as their tests; preconditions are judged by every run that reads the evidence.
+    goals = {check_id for check_id, declared in state.run.declared.items() if isinstance(declared.check, Goal)}
     subset = None
-    missing = sorted(declared - selected)
+    missing = sorted(goals - selected)
     if missing:
         how = "deselected or not collected"
         subset = f"{', '.join(missing[:5])}{' and more' if len(missing) > 5 else ''} {how}"
@@ -381,7 +384,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
     run = state.run
     assert run.decision is not None
     terminalreporter.section("sprintgate")
-    judged = [run.results[c] for c in run.declared if c in run.results and run.outcomes.get(c) in ("pass", "fail", "inconclusive")]
+    judged = [run.results[c] for c in run.judged() if c in run.results]
     colour = {"promote": {"green": True}, "wait": {"yellow": True}}.get(run.decision.outcome.value, {"red": True})
     lines = terminal_lines(run.decision, judged)
     terminalreporter.write_line(lines[0], bold=True, **colour)

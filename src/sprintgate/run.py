@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sprintgate.config import ConfigError, Settings
 from sprintgate.database import DatabaseError
+from sprintgate.design import Clustering
 from sprintgate.decision import EXIT_REPORT_FAILED, Decision, decide_run
 from sprintgate.evidence import Evidence
 from sprintgate.goals import Goal, Row
@@ -173,6 +174,11 @@ class Run:
                 raise ConfigError(f"sprintgate: report row {row.label!r} names the goal {row.goal!r}, which no module declares; known: {', '.join(sorted(goal_ids))}.")
         columns = set(self.suite.columns)
         for goal in self.goals:
+            if self.suite.cluster is None and goal.clustering is Clustering.CLUSTER:
+                raise ConfigError(
+                    f"sprintgate: {self.declared[goal.id].path.name}: goal {goal.id} clusters by the suite's cluster column, "
+                    "but the suite declares none; set Suite(cluster=...) or Clustering.TIME."
+                )
             reads = goal.metric.reads()
             for measure in reads.units:
                 if measure.unit not in columns:
@@ -307,12 +313,18 @@ class Run:
 
     # --- the end -----------------------------------------------------------------------------------
 
-    def _judged(self) -> list[str]:
+    def judged(self) -> list[str]:
+        """Checks judged in this run: goals whose test reached a verdict, and the preconditions,
+        which every run that read the evidence judges whether or not a module shows them."""
         good = {"pass", "fail", "inconclusive"}
-        return [check_id for check_id in self.declared if self.outcomes.get(check_id) in good]
+        return [
+            check_id
+            for check_id, declared in self.declared.items()
+            if self.outcomes.get(check_id) in good or (isinstance(declared.check, Precondition) and check_id in self.results and check_id not in self.outcomes)
+        ]
 
     def _decide(self, *, interrupted: bool, assume_complete: bool = False) -> Decision:
-        judged = list(self.declared) if assume_complete else self._judged()
+        judged = list(self.declared) if assume_complete else self.judged()
         results = [self.results[c] for c in judged if c in self.results]
         errors = [c for c, o in self.outcomes.items() if o in ("error", "skipped")]
         subset = self.subset
@@ -338,7 +350,7 @@ class Run:
         assert self.info is not None
         decision = self._decide(interrupted=interrupted)
         self.decision = decision
-        judged = self._judged()
+        judged = self.judged()
         results = [self.results[c] for c in judged if c in self.results]
         not_judged = [c for c in self.declared if c not in judged]
         document = results_document(self.info, self.suite, decision, results, not_judged, self.evidence)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from sprintgate.config import Thresholds
+from sprintgate.design import Clustering
 from sprintgate.evidence import Evidence
 from sprintgate.goals import Goal
 from sprintgate.kinds import Context, Errors, Measurement, Placebo, Test
@@ -137,7 +138,10 @@ def judge(
 ) -> GoalResult:
     """The final verdict on ``goal``."""
     metric = goal.metric
-    context = Context(errors=errors, clustering=goal.clustering, min_clusters=thresholds.min_clusters, confidence=thresholds.confidence)
+    clustering = goal.clustering
+    if suite.cluster is None and clustering is Clustering.BOTH:
+        clustering = Clustering.TIME  # a suite without a cluster column has time clusters only
+    context = Context(errors=errors, clustering=clustering, min_clusters=thresholds.min_clusters, confidence=thresholds.confidence)
     measurement = metric.evaluate(evidence, context)
     call = _statistics(goal, measurement)
     details: dict[str, object] = {
@@ -145,7 +149,7 @@ def judge(
         "look": errors.look,
         "pass_error": errors.passing,
         "fail_error": errors.failing,
-        "clustering": goal.clustering.value,
+        "clustering": clustering.value,
         "needs": sorted({t for types in metric.needs().values() for t in types}),
         "design_effect": {w: {"deff": d.deff, "dof": d.dof, "clusters": d.groups, "slots": d.slots} for w, d in measurement.design.items()},
         **measurement.details,
