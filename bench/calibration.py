@@ -50,7 +50,6 @@ from sprintgate.simulation import (
     SUCCESS_POINTS,
     Bimodal,
     Cell,
-    LogNormal,
     Pareto,
     Population,
     Tally,
@@ -59,7 +58,7 @@ from sprintgate.simulation import (
     rates,
     units_ratio,
 )
-from sprintgate.verdict import Better, Verdict
+from sprintgate.verdict import Better
 
 REPORT = Path("reports/calibration/calibration.md")
 DRIFT = math.log(0.95)  # latency (or attempts) down 5 % a week, through both windows
@@ -105,7 +104,9 @@ def _order_statistic(histogram: Histogram, ranks: np.ndarray) -> np.ndarray:
     return np.asarray(histogram.values[np.searchsorted(np.cumsum(histogram.counts), ranks, side="left")])
 
 
-def old_quantile_ratio(post: Histogram, base: Histogram, q: float, level: float, rng: np.random.Generator, draws: int = 20_000) -> OldInterval | None:
+def old_quantile_ratio(
+    post: Histogram, base: Histogram, q: float, level: float, rng: np.random.Generator, draws: int = 20_000
+) -> OldInterval | None:
     """The resampling-free rank bootstrap of the ratio of quantiles, percentile interval."""
     if _old_ranks(post.n, q, level) is None or _old_ranks(base.n, q, level) is None:
         return None
@@ -131,7 +132,9 @@ def old_quantile(histogram: Histogram, q: float, level: float) -> OldInterval | 
     return OldInterval(float(low), float(high))
 
 
-def old_mean_ratio(post: tuple[float, float, float], base: tuple[float, float, float], level: float) -> OldInterval | None:
+def old_mean_ratio(
+    post: tuple[float, float, float], base: tuple[float, float, float], level: float
+) -> OldInterval | None:
     """Delta method on the log ratio, Welch-Satterthwaite t; moments are (n, sum, sum of squares)."""
     (n1, s1, q1), (n0, s0, q0) = post, base
     if n1 < 2 or n0 < 2:
@@ -171,7 +174,10 @@ def old_newcombe(k1: float, n1: float, k0: float, n0: float, level: float) -> Ol
     l1, u1 = _old_wilson(k1, n1, z)
     l0, u0 = _old_wilson(k0, n0, z)
     d = p1 - p0
-    return OldInterval(max(-1.0, d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)), min(1.0, d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)))
+    return OldInterval(
+        max(-1.0, d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)),
+        min(1.0, d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)),
+    )
 
 
 def old_pass(cell: Cell, evidence: Evidence, rng: np.random.Generator) -> bool | None:
@@ -183,9 +189,14 @@ def old_pass(cell: Cell, evidence: Evidence, rng: np.random.Generator) -> bool |
         post, base = (w.durations[sim.DURATION.name].histogram() for w in (evidence.post, evidence.baseline))
         return _old_decide(old_quantile_ratio(post, base, 0.95, level, rng), 0.70, Better.LOWER)
     if goal.id == P95_BUDGET.id:
-        return _old_decide(old_quantile(evidence.post.durations[sim.DURATION.name].histogram(), 0.95, level), 2000.0, Better.LOWER)
+        return _old_decide(
+            old_quantile(evidence.post.durations[sim.DURATION.name].histogram(), 0.95, level), 2000.0, Better.LOWER
+        )
     if goal.id == MEAN_RATIO.id:
-        moments = [(float(u.units.sum()), float(u.total.sum()), float(u.squares.sum())) for u in (w.units[sim.PER_UNIT.name] for w in (evidence.post, evidence.baseline))]
+        moments = [
+            (float(u.units.sum()), float(u.total.sum()), float(u.squares.sum()))
+            for u in (w.units[sim.PER_UNIT.name] for w in (evidence.post, evidence.baseline))
+        ]
         return _old_decide(old_mean_ratio(moments[0], moments[1], level), 0.50, Better.LOWER)
     post_rate, base_rate = evidence.post.rates[sim.RATE.name], evidence.baseline.rates[sim.RATE.name]
     if goal.id == RATE_CEILING.id:
@@ -208,7 +219,15 @@ def _p(**kwargs: float) -> Population:
 def _ratio_cells() -> list[Cell]:
     cells: list[Cell] = []
 
-    def add(label: str, *, n: tuple[int, int], population: Population = INDEPENDENT, compare: bool = False, policy: str = "once", **shape: object) -> None:
+    def add(
+        label: str,
+        *,
+        n: tuple[int, int],
+        population: Population = INDEPENDENT,
+        compare: bool = False,
+        policy: str = "once",
+        **shape: object,
+    ) -> None:
         cells.append(
             Cell(
                 label=f"p95 ratio, {label}",
@@ -226,31 +245,71 @@ def _ratio_cells() -> list[Cell]:
     add("Pareto tail (index 1.5), 2,000", n=(2000, 2000), shape=Pareto(1.5), compare=True)
     add("Pareto tail (index 1.5), 20,000", n=(20_000, 20_000), shape=Pareto(1.5), compare=True)
     for n in (2000, 20_000):
-        add(f"bimodal, fast share 50 % -> 90 % in POST, {n:,}", n=(n, n), shape=Bimodal(0.5), post_shape=Bimodal(0.9), compare=True)
+        add(
+            f"bimodal, fast share 50 % -> 90 % in POST, {n:,}",
+            n=(n, n),
+            shape=Bimodal(0.5),
+            post_shape=Bimodal(0.9),
+            compare=True,
+        )
     for grid in (1.0, 10.0, 100.0):
         add(f"values on a {grid:g} ms grid (p95 1 s), 10,000", n=(10_000, 10_000), grid=grid, compare=True)
     add("values on a 1000 ms grid (p95 10 s), 10,000", n=(10_000, 10_000), grid=1000.0, p95=10_000.0, compare=True)
     for n in ((1000, 100), (3000, 300), (20_000, 2000)):
         add(f"BASELINE 10x POST ({n[0]:,} / {n[1]:,})", n=n, compare=True)
     for icc in (0.01, 0.05, 0.15):
-        add(f"restaurants ICC {icc:.0%}, 1,000 restaurants, 20,000", n=(20_000, 20_000), population=_p(restaurants=1000, icc=icc))
-    add("restaurants ICC 5%, 200 restaurants, 20,000 (power target)", n=(20_000, 20_000), population=_p(restaurants=200, icc=0.05))
-    add("restaurants ICC 15%, 5,000 restaurants, 100,000", n=(100_000, 100_000), population=_p(restaurants=5000, icc=0.15))
+        add(
+            f"restaurants ICC {icc:.0%}, 1,000 restaurants, 20,000",
+            n=(20_000, 20_000),
+            population=_p(restaurants=1000, icc=icc),
+        )
+    add(
+        "restaurants ICC 5%, 200 restaurants, 20,000 (power target)",
+        n=(20_000, 20_000),
+        population=_p(restaurants=200, icc=0.05),
+    )
+    add(
+        "restaurants ICC 15%, 5,000 restaurants, 100,000",
+        n=(100_000, 100_000),
+        population=_p(restaurants=5000, icc=0.15),
+    )
     add("restaurants ICC 15%, 300 restaurants, 2,000", n=(2000, 2000), population=_p(restaurants=300, icc=0.15))
     for n in (2000, 20_000, 100_000):
         add(f"restaurant x week ICC 1.1%, {n:,}", n=(n, n), population=_p(restaurants=1000, weekly_icc=0.011))
     for icc in (0.04, 0.15):
-        add(f"restaurant x week ICC {icc:.0%}, 20,000", n=(20_000, 20_000), population=_p(restaurants=1000, weekly_icc=icc))
+        add(
+            f"restaurant x week ICC {icc:.0%}, 20,000",
+            n=(20_000, 20_000),
+            population=_p(restaurants=1000, weekly_icc=icc),
+        )
     for shift in (0.5, 1.0):
-        add(f"ICC 5% + volume shifts (log-sd {shift:g}) week to week, 20,000", n=(20_000, 20_000), population=_p(restaurants=1000, icc=0.05, volume_shift=shift))
+        add(
+            f"ICC 5% + volume shifts (log-sd {shift:g}) week to week, 20,000",
+            n=(20_000, 20_000),
+            population=_p(restaurants=1000, icc=0.05, volume_shift=shift),
+        )
     add("incidents (4 h/window, x2 slower), 20,000", n=(20_000, 20_000), population=_p(incident_hours=4, slowdown=2.0))
-    add("incidents (8 h/window, x3 slower), 100,000", n=(100_000, 100_000), population=_p(incident_hours=8, slowdown=3.0))
+    add(
+        "incidents (8 h/window, x3 slower), 100,000",
+        n=(100_000, 100_000),
+        population=_p(incident_hours=8, slowdown=3.0),
+    )
     for n in (2000, 20_000, 100_000):
         add(f"drift -5 %/week through both windows, {n:,}", n=(n, n), population=_p(drift_per_week=DRIFT))
     add("rerun after INCONCLUSIVE with 'N more events' (<= 4 looks), 2,000", n=(2000, 2000), policy="more_events")
-    add("rerun after INCONCLUSIVE with 'N more events', ICC 5%, 5,000", n=(5000, 5000), population=_p(restaurants=500, icc=0.05), policy="more_events")
+    add(
+        "rerun after INCONCLUSIVE with 'N more events', ICC 5%, 5,000",
+        n=(5000, 5000),
+        population=_p(restaurants=500, icc=0.05),
+        policy="more_events",
+    )
     add("weekly reruns, new POST (<= 4 looks), 2,000", n=(2000, 2000), policy="weekly")
-    add("weekly reruns, restaurant x week ICC 1.1%, 20,000", n=(20_000, 20_000), population=_p(restaurants=1000, weekly_icc=0.011), policy="weekly")
+    add(
+        "weekly reruns, restaurant x week ICC 1.1%, 20,000",
+        n=(20_000, 20_000),
+        population=_p(restaurants=1000, weekly_icc=0.011),
+        policy="weekly",
+    )
     return cells
 
 
@@ -259,10 +318,19 @@ def _budget_cells() -> list[Cell]:
     group = "p95 <= 2000 ms (clear: p95 1700 ms)"
 
     def add(label: str, margin: sim.Scenario, clear: sim.Scenario | None, *, compare: bool = False) -> None:
-        cells.append(Cell(label=f"p95 budget, {label}", goal=P95_BUDGET, margin=margin, clear=clear, compare=compare, group=group))
+        cells.append(
+            Cell(
+                label=f"p95 budget, {label}", goal=P95_BUDGET, margin=margin, clear=clear, compare=compare, group=group
+            )
+        )
 
     for n in (30, 200, 2000, 20_000, 100_000):
-        add(f"independent lognormal, {n:,}", durations_budget(2000.0, n=(n, n)), durations_budget(1700.0, n=(n, n)), compare=True)
+        add(
+            f"independent lognormal, {n:,}",
+            durations_budget(2000.0, n=(n, n)),
+            durations_budget(1700.0, n=(n, n)),
+            compare=True,
+        )
     for n in (2000, 20_000):
         add(
             f"5 % timeouts recorded at 2000.0 ms (clear: 2 %), {n:,}",
@@ -271,8 +339,16 @@ def _budget_cells() -> list[Cell]:
         )
     for share in (0.06, 0.10):
         for cap in (2000.0, 2000.4):
-            add(f"{share:.0%} timeouts at {cap:.1f} ms (beyond the target), 20,000", durations_budget(2000.0, n=(20_000, 20_000), timeouts=share, cap=cap), None)
-    add("Pareto tail (index 1.5), 20,000", durations_budget(2000.0, n=(20_000, 20_000), shape=Pareto(1.5)), durations_budget(1700.0, n=(20_000, 20_000), shape=Pareto(1.5)))
+            add(
+                f"{share:.0%} timeouts at {cap:.1f} ms (beyond the target), 20,000",
+                durations_budget(2000.0, n=(20_000, 20_000), timeouts=share, cap=cap),
+                None,
+            )
+    add(
+        "Pareto tail (index 1.5), 20,000",
+        durations_budget(2000.0, n=(20_000, 20_000), shape=Pareto(1.5)),
+        durations_budget(1700.0, n=(20_000, 20_000), shape=Pareto(1.5)),
+    )
     clustered = {
         "restaurants ICC 5%, 200 restaurants, 20,000": _p(restaurants=200, icc=0.05),
         "restaurants ICC 15%, 1,000 restaurants, 100,000": _p(restaurants=1000, icc=0.15),
@@ -280,8 +356,13 @@ def _budget_cells() -> list[Cell]:
         "incidents (4 h/window, x2 slower), 20,000": _p(incident_hours=4),
     }
     for label, population in clustered.items():
-        add(label, durations_budget(2000.0, n=(20_000, 20_000) if "100,000" not in label else (100_000, 100_000), population=population),
-            durations_budget(1700.0, n=(20_000, 20_000), population=population))
+        add(
+            label,
+            durations_budget(
+                2000.0, n=(20_000, 20_000) if "100,000" not in label else (100_000, 100_000), population=population
+            ),
+            durations_budget(1700.0, n=(20_000, 20_000), population=population),
+        )
     return cells
 
 
@@ -289,7 +370,15 @@ def _mean_cells() -> list[Cell]:
     cells: list[Cell] = []
     group = "mean per unit ratio <= 0.50 (clear: 0.40)"
 
-    def add(label: str, *, n: tuple[int, int], population: Population = INDEPENDENT, storms: float = 0.0, compare: bool = False, clear: bool = True) -> None:
+    def add(
+        label: str,
+        *,
+        n: tuple[int, int],
+        population: Population = INDEPENDENT,
+        storms: float = 0.0,
+        compare: bool = False,
+        clear: bool = True,
+    ) -> None:
         cells.append(
             Cell(
                 label=f"mean per unit, {label}",
@@ -307,9 +396,18 @@ def _mean_cells() -> list[Cell]:
         add(f"1 % retry storms (50+ rows) in POST, {n:,} units", n=(n, n), storms=0.01, compare=True)
     for n in (2, 20):
         cells.append(
-            Cell(label=f"mean per unit, zero spread (every unit 2 rows, then 1), {n} units", goal=MEAN_RATIO, margin=units_ratio(0.5, n=(n, n), same=True), group=group)
+            Cell(
+                label=f"mean per unit, zero spread (every unit 2 rows, then 1), {n} units",
+                goal=MEAN_RATIO,
+                margin=units_ratio(0.5, n=(n, n), same=True),
+                group=group,
+            )
         )
-    add("restaurants ICC 5%, 1,000 restaurants, 20,000 units", n=(20_000, 20_000), population=_p(restaurants=1000, icc=0.05))
+    add(
+        "restaurants ICC 5%, 1,000 restaurants, 20,000 units",
+        n=(20_000, 20_000),
+        population=_p(restaurants=1000, icc=0.05),
+    )
     add("restaurant x week ICC 5%, 20,000 units", n=(20_000, 20_000), population=_p(restaurants=1000, weekly_icc=0.05))
     add("drift -5 %/week, 5,000 units", n=(5000, 5000), population=_p(drift_per_week=DRIFT))
     add("BASELINE 10x POST (10,000 / 1,000 units)", n=(10_000, 1000), compare=True)
@@ -321,37 +419,143 @@ def _rate_cells() -> list[Cell]:
     ceiling = "rate < 30 % (clear: 26 %)"
     change = "rate change (clear: no change)"
 
-    def add(label: str, goal: sim.Goal, margin: sim.Scenario, clear: sim.Scenario | None, group: str, *, compare: bool = False, policy: str = "once") -> None:
-        cells.append(Cell(label=label, goal=goal, margin=margin, clear=clear, compare=compare, group=group, policy=policy))
+    def add(
+        label: str,
+        goal: sim.Goal,
+        margin: sim.Scenario,
+        clear: sim.Scenario | None,
+        group: str,
+        *,
+        compare: bool = False,
+        policy: str = "once",
+    ) -> None:
+        cells.append(
+            Cell(label=label, goal=goal, margin=margin, clear=clear, compare=compare, group=group, policy=policy)
+        )
 
     for n in (30, 300, 3000, 30_000, 100_000):
-        add(f"rate ceiling, independent, {n:,}", RATE_CEILING, rates(0.3, 0.3, n=(n, n)), rates(0.3, 0.26, n=(n, n)), ceiling, compare=True)
+        add(
+            f"rate ceiling, independent, {n:,}",
+            RATE_CEILING,
+            rates(0.3, 0.3, n=(n, n)),
+            rates(0.3, 0.26, n=(n, n)),
+            ceiling,
+            compare=True,
+        )
     for icc in (0.01, 0.05, 0.10):
         for n, restaurants in ((25_000, 500), (100_000, 5000)):
             population = _p(restaurants=restaurants, icc=icc)
-            add(f"rate ceiling, restaurants ICC {icc:.2f}, {restaurants:,} restaurants, {n:,}", RATE_CEILING, rates(0.3, 0.3, n=(n, n), population=population), rates(0.3, 0.26, n=(n, n), population=population), ceiling)
+            add(
+                f"rate ceiling, restaurants ICC {icc:.2f}, {restaurants:,} restaurants, {n:,}",
+                RATE_CEILING,
+                rates(0.3, 0.3, n=(n, n), population=population),
+                rates(0.3, 0.26, n=(n, n), population=population),
+                ceiling,
+            )
     weekly = _p(restaurants=1000, weekly_icc=0.05)
-    add("rate ceiling, restaurant x week ICC 0.05, 25,000", RATE_CEILING, rates(0.3, 0.3, n=(25_000, 25_000), population=weekly), rates(0.3, 0.26, n=(25_000, 25_000), population=weekly), ceiling)
+    add(
+        "rate ceiling, restaurant x week ICC 0.05, 25,000",
+        RATE_CEILING,
+        rates(0.3, 0.3, n=(25_000, 25_000), population=weekly),
+        rates(0.3, 0.26, n=(25_000, 25_000), population=weekly),
+        ceiling,
+    )
     bursty = _p(burst_hours=3.0)
-    add("rate ceiling, bursts (3 h/window), 25,000", RATE_CEILING, rates(0.3, 0.3, n=(25_000, 25_000), population=bursty), rates(0.3, 0.26, n=(25_000, 25_000), population=bursty), ceiling)
-    add("rate ceiling, rerun after INCONCLUSIVE with 'N more events', 3,000", RATE_CEILING, rates(0.3, 0.3, n=(3000, 3000)), rates(0.3, 0.26, n=(3000, 3000)), ceiling, policy="more_events")
+    add(
+        "rate ceiling, bursts (3 h/window), 25,000",
+        RATE_CEILING,
+        rates(0.3, 0.3, n=(25_000, 25_000), population=bursty),
+        rates(0.3, 0.26, n=(25_000, 25_000), population=bursty),
+        ceiling,
+    )
+    add(
+        "rate ceiling, rerun after INCONCLUSIVE with 'N more events', 3,000",
+        RATE_CEILING,
+        rates(0.3, 0.3, n=(3000, 3000)),
+        rates(0.3, 0.26, n=(3000, 3000)),
+        ceiling,
+        policy="more_events",
+    )
 
     for n in (300, 3000, 30_000):
-        add(f"rate +5pt, independent 20 % -> 25 %, {n:,}", RATE_POINTS, rates(0.20, 0.25, n=(n, n)), rates(0.20, 0.20, n=(n, n)), change, compare=True)
+        add(
+            f"rate +5pt, independent 20 % -> 25 %, {n:,}",
+            RATE_POINTS,
+            rates(0.20, 0.25, n=(n, n)),
+            rates(0.20, 0.20, n=(n, n)),
+            change,
+            compare=True,
+        )
     clustered = _p(restaurants=500, icc=0.05)
-    add("rate +5pt, restaurants ICC 0.05, 25,000", RATE_POINTS, rates(0.20, 0.25, n=(25_000, 25_000), population=clustered), rates(0.20, 0.20, n=(25_000, 25_000), population=clustered), change)
+    add(
+        "rate +5pt, restaurants ICC 0.05, 25,000",
+        RATE_POINTS,
+        rates(0.20, 0.25, n=(25_000, 25_000), population=clustered),
+        rates(0.20, 0.20, n=(25_000, 25_000), population=clustered),
+        change,
+    )
     for hours in (3.0, 10.0):
         bursts = _p(burst_hours=hours)
-        add(f"rate +5pt, bursty timeouts 8 % -> 13 % ({hours:g} burst h/window), 25,000", RATE_POINTS, rates(0.08, 0.13, n=(25_000, 25_000), population=bursts), rates(0.08, 0.08, n=(25_000, 25_000), population=bursts), change)
+        add(
+            f"rate +5pt, bursty timeouts 8 % -> 13 % ({hours:g} burst h/window), 25,000",
+            RATE_POINTS,
+            rates(0.08, 0.13, n=(25_000, 25_000), population=bursts),
+            rates(0.08, 0.08, n=(25_000, 25_000), population=bursts),
+            change,
+        )
     drift = _p(drift_per_week=-0.01)
-    add("rate +5pt, drift -1 pt/week, 10,000", RATE_POINTS, rates(0.20, 0.25, n=(10_000, 10_000), population=drift), rates(0.20, 0.20, n=(10_000, 10_000), population=drift), change)
-    add("rate +5pt, BASELINE 10x POST (10,000 / 1,000)", RATE_POINTS, rates(0.20, 0.25, n=(10_000, 1000)), rates(0.20, 0.20, n=(10_000, 1000)), change, compare=True)
-    add("rate not down 5pt, success 90 % -> 85 %, 3,000", SUCCESS_POINTS, rates(0.90, 0.85, n=(3000, 3000)), rates(0.90, 0.90, n=(3000, 3000)), change, compare=True)
+    add(
+        "rate +5pt, drift -1 pt/week, 10,000",
+        RATE_POINTS,
+        rates(0.20, 0.25, n=(10_000, 10_000), population=drift),
+        rates(0.20, 0.20, n=(10_000, 10_000), population=drift),
+        change,
+    )
+    add(
+        "rate +5pt, BASELINE 10x POST (10,000 / 1,000)",
+        RATE_POINTS,
+        rates(0.20, 0.25, n=(10_000, 1000)),
+        rates(0.20, 0.20, n=(10_000, 1000)),
+        change,
+        compare=True,
+    )
+    add(
+        "rate not down 5pt, success 90 % -> 85 %, 3,000",
+        SUCCESS_POINTS,
+        rates(0.90, 0.85, n=(3000, 3000)),
+        rates(0.90, 0.90, n=(3000, 3000)),
+        change,
+        compare=True,
+    )
     for n in (10_000, 100_000):
-        add(f"rate x1.5, rare 1 % -> 1.5 %, {n:,}", RATE_RATIO, rates(0.01, 0.015, n=(n, n)), rates(0.01, 0.01, n=(n, n)), change)
-    add("rate x1.5, very rare 0.1 % -> 0.15 %, 10,000", RATE_RATIO, rates(0.001, 0.0015, n=(10_000, 10_000)), rates(0.001, 0.001, n=(10_000, 10_000)), change)
-    add("rate +5pt and x1.5, 10 % -> 15 % (both at the limit), 10,000", RATE_BOTH, rates(0.10, 0.15, n=(10_000, 10_000)), rates(0.10, 0.10, n=(10_000, 10_000)), change)
-    add("quote errors 0.1 % -> 0.8 % vs +1pt and x1.5 (beyond), 10,000", QUOTE_ERRORS, rates(0.001, 0.008, n=(10_000, 10_000)), rates(0.001, 0.001, n=(10_000, 10_000)), change)
+        add(
+            f"rate x1.5, rare 1 % -> 1.5 %, {n:,}",
+            RATE_RATIO,
+            rates(0.01, 0.015, n=(n, n)),
+            rates(0.01, 0.01, n=(n, n)),
+            change,
+        )
+    add(
+        "rate x1.5, very rare 0.1 % -> 0.15 %, 10,000",
+        RATE_RATIO,
+        rates(0.001, 0.0015, n=(10_000, 10_000)),
+        rates(0.001, 0.001, n=(10_000, 10_000)),
+        change,
+    )
+    add(
+        "rate +5pt and x1.5, 10 % -> 15 % (both at the limit), 10,000",
+        RATE_BOTH,
+        rates(0.10, 0.15, n=(10_000, 10_000)),
+        rates(0.10, 0.10, n=(10_000, 10_000)),
+        change,
+    )
+    add(
+        "quote errors 0.1 % -> 0.8 % vs +1pt and x1.5 (beyond), 10,000",
+        QUOTE_ERRORS,
+        rates(0.001, 0.008, n=(10_000, 10_000)),
+        rates(0.001, 0.001, n=(10_000, 10_000)),
+        change,
+    )
     return cells
 
 
@@ -441,7 +645,9 @@ def _run(args: tuple[Cell, int, int]) -> Row:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the CI subset (simulation.CI_CELLS)")
-    parser.add_argument("--repetitions", type=int, default=1000, help="trials at the margin per cell (the clear effect gets a third)")
+    parser.add_argument(
+        "--repetitions", type=int, default=1000, help="trials at the margin per cell (the clear effect gets a third)"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--only", default="", help="only cells whose label contains this text")
     parser.add_argument("--output", type=Path, default=REPORT)

@@ -148,7 +148,15 @@ class _Restaurants:
 class _Span:
     """Draws the events of one span of time with one behaviour."""
 
-    def __init__(self, behaviour: Behaviour, start: datetime, days: float, scale: float, rng: np.random.Generator, restaurants: _Restaurants):
+    def __init__(
+        self,
+        behaviour: Behaviour,
+        start: datetime,
+        days: float,
+        scale: float,
+        rng: np.random.Generator,
+        restaurants: _Restaurants,
+    ):
         self.b, self.start, self.days, self.scale, self.rng, self.r = behaviour, start, days, scale, rng, restaurants
 
     def _times(self, count: int) -> np.ndarray:
@@ -191,9 +199,14 @@ class _Span:
         if b.quotes:
             hit = rng.random(owner.size) < b.cache_hit_rate
             tail = rng.random(owner.size) < b.planner_tail_share
-            median = np.where(tail, b.planner_median_ms * b.planner_tail_factor, b.planner_median_ms) * self.r.latency[booking_restaurant[owner]]
+            median = (
+                np.where(tail, b.planner_median_ms * b.planner_tail_factor, b.planner_median_ms)
+                * self.r.latency[booking_restaurant[owner]]
+            )
             duration = np.where(
-                hit, self._lognormal(b.cache_hit_median_ms, 0.5, owner.size), self._lognormal(median, b.planner_sigma, owner.size)
+                hit,
+                self._lognormal(b.cache_hit_median_ms, 0.5, owner.size),
+                self._lognormal(median, b.planner_sigma, owner.size),
             )
             error = rng.random(owner.size) < b.quote_error_rate
         for i in range(owner.size):
@@ -202,7 +215,14 @@ class _Span:
             reason = None if ok[i] else str(reasons[i])
             if b.quotes:
                 if hit[i]:
-                    yield self._row(ids, at[i], "auto_assign.planner_cache_hit", {"reasonCode": reason} if reason else {}, booking, restaurant)
+                    yield self._row(
+                        ids,
+                        at[i],
+                        "auto_assign.planner_cache_hit",
+                        {"reasonCode": reason} if reason else {},
+                        booking,
+                        restaurant,
+                    )
                 quote: dict[str, Any] = {"planner_duration_ms": round(float(duration[i]), 3), "cache_hit": bool(hit[i])}
                 if reason:
                     quote["reasonCode"] = reason
@@ -220,16 +240,29 @@ class _Span:
         for k in range(bookings):
             outcome = "succeeded" if succeeded[k] else ("exhausted" if exhausted[k] else "failed")
             context = {"duration_ms": round(float(job_duration[k]), 3), "attempts": int(attempts[k])}
-            yield self._row(ids, ends[k], f"auto_assign.{outcome}", context, booking_ids[k], self.r.ids[booking_restaurant[k]])
+            yield self._row(
+                ids, ends[k], f"auto_assign.{outcome}", context, booking_ids[k], self.r.ids[booking_restaurant[k]]
+            )
 
         runs = int(rng.poisson(b.inline_runs_per_day * self.days * self.scale))
         run_restaurant = self._restaurant(runs)
         timeouts = rng.random(runs) < b.inline_timeout_rate
         failed = rng.random(runs) < 0.05
-        durations = np.where(timeouts, b.inline_timeout_ms, self._lognormal(b.inline_median_ms * self.r.latency[run_restaurant], b.inline_sigma, runs))
+        durations = np.where(
+            timeouts,
+            b.inline_timeout_ms,
+            self._lognormal(b.inline_median_ms * self.r.latency[run_restaurant], b.inline_sigma, runs),
+        )
         for k, run_at in enumerate(self._times(runs)):
             outcome = "timeout" if timeouts[k] else ("failed" if failed[k] else "succeeded")
-            yield self._row(ids, run_at, f"inline_auto_assign.{outcome}", {"duration_ms": round(float(durations[k]), 3)}, None, self.r.ids[run_restaurant[k]])
+            yield self._row(
+                ids,
+                run_at,
+                f"inline_auto_assign.{outcome}",
+                {"duration_ms": round(float(durations[k]), 3)},
+                None,
+                self.r.ids[run_restaurant[k]],
+            )
 
     def _flags(self) -> dict[str, bool] | None:
         mode = self.b.flags
@@ -241,7 +274,9 @@ class _Span:
             raise ValueError(f"scenario flags must be on, off, absent or off_or_absent, got {mode!r}")
         return dict.fromkeys(FLAGS, mode == "on")
 
-    def _row(self, ids: _Ids, offset_s: float, event_type: str, context: dict[str, Any], booking: str | None, restaurant: str) -> tuple[Any, ...]:
+    def _row(
+        self, ids: _Ids, offset_s: float, event_type: str, context: dict[str, Any], booking: str | None, restaurant: str
+    ) -> tuple[Any, ...]:
         flags = self._flags()
         if flags is not None:
             context["flags"] = flags
@@ -251,7 +286,9 @@ class _Span:
         return (ids.event(), when, event_type, context, booking, restaurant)
 
 
-def _corrupt(context: dict[str, Any], booking: str | None, event_type: str, rng: np.random.Generator) -> tuple[dict[str, Any], str | None]:
+def _corrupt(
+    context: dict[str, Any], booking: str | None, event_type: str, rng: np.random.Generator
+) -> tuple[dict[str, Any], str | None]:
     """One kind of damage that real telemetry shows, chosen at random for this event."""
     key = {"auto_assign.quote": "planner_duration_ms"}.get(event_type, "duration_ms")
     damage = ["flags_malformed"]

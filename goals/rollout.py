@@ -7,6 +7,7 @@ goals in staging, then in production; roll back by turning the retry policy off.
 
 from __future__ import annotations
 
+from goals.demo import AutoAssignDemo
 from sprintgate import (
     Category,
     Duration,
@@ -23,8 +24,6 @@ from sprintgate import (
     Suite,
     UnitQuantile,
 )
-
-from goals.demo import AutoAssignDemo
 
 QUOTE = "auto_assign.quote"
 CACHE_HIT = "auto_assign.planner_cache_hit"

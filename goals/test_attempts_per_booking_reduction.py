@@ -4,9 +4,8 @@ The mean number of `auto_assign.attempt` rows per booking in POST is at most 0.5
 BASELINE, the booking being the unit.
 """
 
-from sprintgate import Gate, Goal, MeanRatio
-
 from goals.rollout import ATTEMPTS_PER_BOOKING
+from sprintgate import Gate, Goal, MeanRatio
 
 GOAL = Goal(id="attempts_per_booking_reduction", metric=MeanRatio(ATTEMPTS_PER_BOOKING, at_most=0.50))
 

@@ -4,9 +4,8 @@ The share of `auto_assign.quote` events with `cache_hit` true in POST is below 3
 `reasonCode` (`hard.no_capacity`, `transient.hold_conflict`) is reported beside it.
 """
 
-from sprintgate import Gate, Goal, RateLimit
-
 from goals.rollout import CACHE_HITS
+from sprintgate import Gate, Goal, RateLimit
 
 GOAL = Goal(id="cache_hit_ceiling", metric=RateLimit(CACHE_HITS, below="30%"))
 

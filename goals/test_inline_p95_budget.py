@@ -5,9 +5,8 @@ in POST take strictly less than 2,000 ms (`duration_ms`). A run recorded at the 
 misses it.
 """
 
-from sprintgate import Gate, Goal, QuantileBudget
-
 from goals.rollout import INLINE_DURATION
+from sprintgate import Gate, Goal, QuantileBudget
 
 GOAL = Goal(id="inline_p95_budget", metric=QuantileBudget(INLINE_DURATION, q=0.95, below=2000))
 

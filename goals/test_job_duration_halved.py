@@ -4,9 +4,8 @@ The p95 of `duration_ms` over background job terminal events (`auto_assign.succe
 `.exhausted`) in POST is at most 0.50 times the p95 in BASELINE.
 """
 
-from sprintgate import Gate, Goal, QuantileRatio
-
 from goals.rollout import JOB_DURATION
+from sprintgate import Gate, Goal, QuantileRatio
 
 GOAL = Goal(id="job_duration_halved", metric=QuantileRatio(JOB_DURATION, q=0.95, at_most=0.50))
 

@@ -4,11 +4,12 @@ Succeeded / all background job terminal events (`auto_assign.succeeded` vs `.fai
 `.exhausted`): POST minus BASELINE is above -5 points.
 """
 
+from goals.rollout import JOB_SUCCESS
 from sprintgate import Better, Gate, Goal, Kind, RateChange
 
-from goals.rollout import JOB_SUCCESS
-
-GOAL = Goal(id="job_success_rate", kind=Kind.GUARDRAIL, metric=RateChange(JOB_SUCCESS, better=Better.HIGHER, points="5pt"))
+GOAL = Goal(
+    id="job_success_rate", kind=Kind.GUARDRAIL, metric=RateChange(JOB_SUCCESS, better=Better.HIGHER, points="5pt")
+)
 
 
 def test_job_success_rate(gate: Gate) -> None:

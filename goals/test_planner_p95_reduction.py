@@ -4,9 +4,8 @@ The p95 of `planner_duration_ms` over `auto_assign.quote` events in POST is at m
 p95 in BASELINE.
 """
 
-from sprintgate import Gate, Goal, QuantileRatio
-
 from goals.rollout import PLANNER_DURATION
+from sprintgate import Gate, Goal, QuantileRatio
 
 GOAL = Goal(id="planner_p95_reduction", metric=QuantileRatio(PLANNER_DURATION, q=0.95, at_most=0.70))
 

@@ -5,11 +5,14 @@ and POST is at most 1.5 times BASELINE (a rare rate that rises eight-fold is bre
 point).
 """
 
+from goals.rollout import QUOTE_ERRORS
 from sprintgate import Better, Gate, Goal, Kind, RateChange
 
-from goals.rollout import QUOTE_ERRORS
-
-GOAL = Goal(id="quote_error_rate", kind=Kind.GUARDRAIL, metric=RateChange(QUOTE_ERRORS, better=Better.LOWER, points="1pt", ratio=1.5))
+GOAL = Goal(
+    id="quote_error_rate",
+    kind=Kind.GUARDRAIL,
+    metric=RateChange(QUOTE_ERRORS, better=Better.LOWER, points="1pt", ratio=1.5),
+)
 
 
 def test_quote_error_rate(gate: Gate) -> None:

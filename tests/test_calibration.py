@@ -92,7 +92,9 @@ class TestSimulation:
     def test_budget_share_is_exact(self) -> None:
         """Over restaurants, weeks and incidents the share strictly under the budget averages 95 %."""
         scenario = sim.durations_budget(
-            2000.0, n=(50_000, 50_000), population=sim.Population(restaurants=2000, icc=0.05, weekly_icc=0.02, incident_hours=4)
+            2000.0,
+            n=(50_000, 50_000),
+            population=sim.Population(restaurants=2000, icc=0.05, weekly_icc=0.02, incident_hours=4),
         )
         key = budget_key(sim.DURATION.name, 2000.0)
         shares = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 import pytest
@@ -27,7 +27,12 @@ def _reads(suite: Suite = SUITE) -> list[Reads]:
     return [g.metric.reads() for g in GOALS] + [row.metric.reads() for row in suite.report]
 
 
-def _fetch(connection: psycopg.Connection[Any], scenario: str = "rollout_met", suite: Suite = SUITE, reads: list[Reads] | None = None) -> Evidence:
+def _fetch(
+    connection: psycopg.Connection[Any],
+    scenario: str = "rollout_met",
+    suite: Suite = SUITE,
+    reads: list[Reads] | None = None,
+) -> Evidence:
     info = connection.info
     settings = resolve({}, {"env": "staging", **windows(scenario)})
     environ = {"STAGING_DATABASE_URL": f"host={info.host} port={info.port} user={info.user} dbname={info.dbname}"}
@@ -38,9 +43,18 @@ class TestCompiledQuery:
     def test_no_declared_text_is_pasted_into_the_sql(self, database: Database) -> None:
         """Event types, JSON keys, flag names, thresholds and values are all bound parameters."""
         evidence = _fetch(database("rollout_met"))
-        texts = "\n".join(line for q in evidence.queries for line in q.text.splitlines() if not line.lstrip().startswith("--"))
+        texts = "\n".join(
+            line for q in evidence.queries for line in q.text.splitlines() if not line.lstrip().startswith("--")
+        )
         declared = {e for g in GOALS for types in g.metric.needs().values() for e in types}
-        declared |= set(SUITE.flags) | {"planner_duration_ms", "duration_ms", "cache_hit", "error", "reasonCode", "hard.no_capacity"}
+        declared |= set(SUITE.flags) | {
+            "planner_duration_ms",
+            "duration_ms",
+            "cache_hit",
+            "error",
+            "reasonCode",
+            "hard.no_capacity",
+        }
         assert not [text for text in declared if text in texts]
 
     def test_every_declared_measure_is_measured(self, database: Database) -> None:
@@ -48,7 +62,11 @@ class TestCompiledQuery:
         evidence = _fetch(database("rollout_met"))
         for window in (evidence.baseline, evidence.post):
             assert all(cells.n > 0 for cells in window.durations.values())
-            assert all(cells.n.sum() > 0 for name, cells in window.rates.items() if name != "cache_hit" or window is evidence.post)
+            assert all(
+                cells.n.sum() > 0
+                for name, cells in window.rates.items()
+                if name != "cache_hit" or window is evidence.post
+            )
             assert all(cells.n > 0 for cells in window.units.values())
 
     def test_hostile_declarations_stay_data(self, database: Database) -> None:
@@ -56,7 +74,7 @@ class TestCompiledQuery:
         evil = "x'); drop table observability_events; --"
         suite = replace(SUITE, flags=(*SUITE.flags, 'A"}, "B": {'), demand=(evil, *SUITE.demand))
         measure = Duration("evil", events=(evil,), field="p' || pg_sleep(5) || '")
-        rate = Rate("evil_rate", events=(evil,), hit=FieldTrue("a\"; select 1; --"))
+        rate = Rate("evil_rate", events=(evil,), hit=FieldTrue('a"; select 1; --'))
         connection = database("rollout_met")
         evidence = _fetch(connection, suite=suite, reads=[Reads(durations=(measure,), rates=(rate,))])
         assert evidence.post.durations["evil"].n == 0
@@ -84,7 +102,7 @@ class TestCompiledQuery:
 
 
 class TestDirtyValues:
-    ROWS = [
+    ROWS: ClassVar[list[tuple[str, str, str]]] = [
         ("auto_assign.quote", '{"planner_duration_ms": 1e400, "cache_hit": false}', "absurd"),
         ("auto_assign.quote", '{"planner_duration_ms": -1e400, "cache_hit": false}', "negative"),
         ("auto_assign.quote", '{"planner_duration_ms": "123", "cache_hit": false}', "not_a_number"),
@@ -104,7 +122,7 @@ class TestDirtyValues:
                 (event, context),
             )
         connection.execute(
-            "insert into observability_events (id, created_at, event_type, context) values (gen_random_uuid(), '2026-10-12T12:00:00Z', 'auto_assign.quote', '{\"planner_duration_ms\": 1e-400, \"cache_hit\": \"yes\", \"error\": 500}')"
+            'insert into observability_events (id, created_at, event_type, context) values (gen_random_uuid(), \'2026-10-12T12:00:00Z\', \'auto_assign.quote\', \'{"planner_duration_ms": 1e-400, "cache_hit": "yes", "error": 500}\')'
         )
         post = _fetch(connection).post
         excluded = post.excluded["planner_duration"]
@@ -117,7 +135,9 @@ class TestDirtyValues:
 
 
 class TestOneSnapshot:
-    def test_rows_committed_mid_run_are_read_by_no_query(self, database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_rows_committed_mid_run_are_read_by_no_query(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """5,000 demand events committed into BASELINE after the evidence pass are seen by no later query."""
         from sprintgate import source  # noqa: PLC0415
 

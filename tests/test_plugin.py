@@ -9,9 +9,8 @@ import os
 import shutil
 import stat
 import sys
-from pathlib import Path
-
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -39,13 +38,17 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
 
 
 @pytest.fixture
-def staged(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database: Database) -> Callable[..., pytest.RunResult]:
+def staged(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database: Database
+) -> Callable[..., pytest.RunResult]:
     """Runs the gate as --env staging on a fresh copy of a scenario's fixture database (the demo's
     server start and load, paid once per session instead of once per run)."""
 
     def run(scenario: str, *args: str, path: str = "goals", subprocess: bool = True) -> pytest.RunResult:
         info = database(scenario).info
-        monkeypatch.setenv("STAGING_DATABASE_URL", f"host={info.host} port={info.port} user={info.user} dbname={info.dbname}")
+        monkeypatch.setenv(
+            "STAGING_DATABASE_URL", f"host={info.host} port={info.port} user={info.user} dbname={info.dbname}"
+        )
         found = windows(scenario)
         argv = [path, "--env", "staging", "--baseline", found["baseline"], "--post", found["post"], *args]
         return suite.runpytest_subprocess(*argv) if subprocess else suite.runpytest_inprocess(*argv)
@@ -53,7 +56,7 @@ def staged(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, database: Da
     return run
 
 
-def _results(root: Path, env: str = "staging") -> dict[str, object]:
+def _results(root: Path, env: str = "staging") -> dict[str, Any]:
     document = json.loads((root / "reports" / env / "results.json").read_text())
     assert isinstance(document, dict)
     return document
@@ -78,7 +81,7 @@ class TestDecisions:
         directory = suite.path / "reports" / "demo"
         document = _results(suite.path, "demo")
         assert document["verdict"] == "pass"
-        assert document["decision"]["outcome"] == "promote"  # type: ignore[index]
+        assert document["decision"]["outcome"] == "promote"
         assert document["checks"] == {"judged": 13, "total": 13, "not_judged": []}
         assert (directory / "summary.md").read_text().startswith("# sprintgate: Auto-assign")
         assert "**PROMOTE: " in (directory / "summary.md").read_text()
@@ -88,7 +91,9 @@ class TestDecisions:
             assert stat.S_IMODE(path.stat().st_mode) == 0o644
         assert len(list((directory / "history").glob("*.json"))) == 1
 
-    def test_regression_does_not_promote_and_names_the_rollback(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
+    def test_regression_does_not_promote_and_names_the_rollback(
+        self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]
+    ) -> None:
         """Missed goals and breached guardrails: exit 1, the rollback the suite declares."""
         result = staged("rollout_regressed")
         result.assert_outcomes(passed=5, failed=8)
@@ -100,7 +105,9 @@ class TestDecisions:
             ]
         )
 
-    def test_missing_telemetry_shows_inconclusive_as_its_own_outcome(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
+    def test_missing_telemetry_shows_inconclusive_as_its_own_outcome(
+        self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]
+    ) -> None:
         """INCONCLUSIVE is I in the progress line and its own count; the precondition is the one cause."""
         result = staged("telemetry_missing", "-v")
         assert result.ret == EXIT_CODES[Outcome.DO_NOT_PROMOTE]
@@ -120,7 +127,7 @@ class TestDecisions:
         assert headline == [headline[0]]
         assert "Flag off vs flag still off" in headline[0]
         assert "(flags_enabled); it blocks" in headline[0]
-        assert _results(suite.path)["decision"]["blocked_by"] == "flags_enabled"  # type: ignore[index]
+        assert _results(suite.path)["decision"]["blocked_by"] == "flags_enabled"
 
     def test_too_short_windows_wait(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
         """Too-short windows with nothing failed exit with the documented "wait for more data" code."""
@@ -135,7 +142,7 @@ class TestDecisions:
         result = staged("rollout_met")
         assert result.ret == 0
         result.stdout.fnmatch_lines(["PROMOTE: *(1 advisory goal did not pass; advisory goals do not block)"])
-        goal = next(g for g in _results(suite.path)["goals"] if g["id"] == "cache_hit_ceiling")  # type: ignore[attr-defined]
+        goal = next(g for g in _results(suite.path)["goals"] if g["id"] == "cache_hit_ceiling")
         assert (goal["verdict"], goal["advisory"]) == ("fail", True)
 
 
@@ -150,11 +157,15 @@ class TestRunsThatMustNotPromote:
         ],
         ids=["keyword", "one-file", "deselect", "marker"],
     )
-    def test_a_subset_never_exits_zero(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult], selection: list[str]) -> None:
+    def test_a_subset_never_exits_zero(
+        self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult], selection: list[str]
+    ) -> None:
         """A run that judges part of the suite reports N of M, says incomplete, and exits 64."""
         suite.makeini("[pytest]\nmarkers = slow\n")
         (suite.path / "goals" / "test_quote_error_rate.py").write_text(
-            (suite.path / "goals" / "test_quote_error_rate.py").read_text().replace("def test_", "import pytest\n\n\n@pytest.mark.slow\ndef test_")
+            (suite.path / "goals" / "test_quote_error_rate.py")
+            .read_text()
+            .replace("def test_", "import pytest\n\n\n@pytest.mark.slow\ndef test_")
         )
         if selection[0].startswith("goals/"):
             result = staged("rollout_met", path=selection[0])
@@ -164,7 +175,8 @@ class TestRunsThatMustNotPromote:
         document = _results(suite.path)
         assert document["verdict"] == "incomplete"
         checks = document["checks"]
-        assert checks["total"] == 13 and checks["judged"] < 13  # type: ignore[index]
+        assert checks["total"] == 13
+        assert checks["judged"] < 13
         result.stdout.fnmatch_lines(["INCOMPLETE: * of 13 checks judged*"])
         assert "PASS" not in (suite.path / "reports" / "summary.md").read_text().split("\n")[2]
 
@@ -175,7 +187,9 @@ class TestRunsThatMustNotPromote:
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(["ERROR: sprintgate: the gate fetches the evidence once*without -n*"])
 
-    def test_an_interrupted_run_never_says_pass(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
+    def test_an_interrupted_run_never_says_pass(
+        self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]
+    ) -> None:
         """Ctrl-C after two goals: pytest's exit 2, and every report says incomplete."""
         (suite.path / "conftest.py").write_text(
             "count = 0\n"
@@ -192,26 +206,36 @@ class TestRunsThatMustNotPromote:
         assert document["verdict"] == "incomplete"
         assert "PROMOTE" not in (suite.path / "reports" / "staging" / "summary.md").read_text().splitlines()[2]
 
-    def test_a_failed_report_write_is_one_line_and_keeps_the_old_set(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:
+    def test_a_failed_report_write_is_one_line_and_keeps_the_old_set(
+        self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]
+    ) -> None:
         """Reports that cannot be written: exit 73, one line, no traceback, the previous set unchanged."""
         assert staged("rollout_met").ret == 0
         before = (suite.path / "reports" / "staging" / "results.json").read_bytes()
         (suite.path / "blocked").write_text("a file where the reports directory should be")
         result = staged("rollout_regressed", "--reports-dir", "blocked/reports")
         assert result.ret == EXIT_REPORT_FAILED
-        result.stdout.fnmatch_lines(["sprintgate: cannot create the reports directory under *blocked* (*).", "exit 73: *"])
+        result.stdout.fnmatch_lines(
+            ["sprintgate: cannot create the reports directory under *blocked* (*).", "exit 73: *"]
+        )
         assert "Traceback" not in result.stdout.str() + result.stderr.str()
         assert (suite.path / "reports" / "staging" / "results.json").read_bytes() == before
 
-    def test_a_fault_replaces_the_last_pass_whole(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_a_fault_replaces_the_last_pass_whole(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """After a fault run no file of the environment still says PASS, and stale plots are gone."""
-        monkeypatch.setenv("STAGING_DATABASE_URL", f"postgresql://gate:{PASSWORD}@127.0.0.1:1/telemetry?connect_timeout=2")
+        monkeypatch.setenv(
+            "STAGING_DATABASE_URL", f"postgresql://gate:{PASSWORD}@127.0.0.1:1/telemetry?connect_timeout=2"
+        )
         staging = suite.path / "reports" / "staging"
         staging.mkdir(parents=True)
         (staging / "summary.md").write_text("**PROMOTE: an old run**\n")
         (staging / "plots").mkdir()
         (staging / "plots" / "planner_p95_reduction.png").write_bytes(b"old")
-        result = suite.runpytest_subprocess("goals", "--env", "staging", "--baseline", "2026-10-01/2026-10-08", "--post", "2026-10-09/2026-10-16")
+        result = suite.runpytest_subprocess(
+            "goals", "--env", "staging", "--baseline", "2026-10-01/2026-10-08", "--post", "2026-10-09/2026-10-16"
+        )
         assert result.ret == EXIT_CODES[Outcome.COULD_NOT_MEASURE]
         assert "PROMOTE" not in (staging / "summary.md").read_text()
         assert not (staging / "plots" / "planner_p95_reduction.png").exists()
@@ -236,21 +260,44 @@ class TestUsageErrors:
     @pytest.mark.parametrize(
         ("args", "message"),
         [
-            (["--env", "stagin"], "ERROR: sprintgate: --env 'stagin' is not a known environment (from the command line); known: demo, staging, production."),
+            (
+                ["--env", "stagin"],
+                "ERROR: sprintgate: --env 'stagin' is not a known environment (from the command line); known: demo, staging, production.",
+            ),
             (
                 ["--env", "staging"],
                 "ERROR: sprintgate: STAGING_DATABASE_URL is not set; export it or set dsn_env for [[]tool.sprintgate.environments.staging[]] in pyproject.toml.",
             ),
-            (["--baseline", "2026-13-01/2026-13-08"], "ERROR: sprintgate: --baseline: '2026-13-01/2026-13-08' is not START/END in ISO 8601*(from the command line)."),
-            (["--baseline", "0001-01-01/0001-01-08"], "ERROR: sprintgate: --baseline: 0001-01-01T00:00:00Z is outside 1970*"),
-            (["--confidence", "1.5"], "ERROR: sprintgate: confidence = 1.5 is outside [[]0.5, 0.999[]] (from the command line)."),
-            (["--scenario", "nope"], "ERROR: sprintgate: scenario 'nope' is not one of the suite's demo scenarios; known: rollout_met*"),
+            (
+                ["--baseline", "2026-13-01/2026-13-08"],
+                "ERROR: sprintgate: --baseline: '2026-13-01/2026-13-08' is not START/END in ISO 8601*(from the command line).",
+            ),
+            (
+                ["--baseline", "0001-01-01/0001-01-08"],
+                "ERROR: sprintgate: --baseline: 0001-01-01T00:00:00Z is outside 1970*",
+            ),
+            (
+                ["--confidence", "1.5"],
+                "ERROR: sprintgate: confidence = 1.5 is outside [[]0.5, 0.999[]] (from the command line).",
+            ),
+            (
+                ["--scenario", "nope"],
+                "ERROR: sprintgate: scenario 'nope' is not one of the suite's demo scenarios; known: rollout_met*",
+            ),
             (["--target", "cache_hit=30%"], "ERROR: sprintgate: target 'cache_hit' names no goal of the suite*"),
-            (["--target", "cache_hit_ceiling=0.3"], "ERROR: sprintgate: --target cache_hit_ceiling=0.3: *'0.3' has no unit; this target is in % (write it like '30.0%')."),
-            (["--target", "planner_p95_reduction=70%"], "ERROR: sprintgate: --target planner_p95_reduction=70%: *'70%' is in '%', but this target is in x*"),
+            (
+                ["--target", "cache_hit_ceiling=0.3"],
+                "ERROR: sprintgate: --target cache_hit_ceiling=0.3: *'0.3' has no unit; this target is in % (write it like '30.0%').",
+            ),
+            (
+                ["--target", "planner_p95_reduction=70%"],
+                "ERROR: sprintgate: --target planner_p95_reduction=70%: *'70%' is in '%', but this target is in x*",
+            ),
         ],
     )
-    def test_is_one_line_naming_the_source(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+    def test_is_one_line_naming_the_source(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+    ) -> None:
         """A configuration mistake is exit 4 with one line that names the value and where it came from."""
         monkeypatch.delenv("STAGING_DATABASE_URL", raising=False)
         result = suite.runpytest_inprocess("goals", *args)
@@ -263,8 +310,14 @@ class TestUsageErrors:
         [
             ("confidnce = 0.95", "ERROR: sprintgate: unknown key 'confidnce' in [[]tool.sprintgate[]]*"),
             ("reports_dir = 5", "ERROR: sprintgate: reports_dir = 5 must be a string*"),
-            ("statement_timeout_s = 0.0004", "ERROR: sprintgate: statement_timeout_s = 0.0004 is outside [[]1, 86400[]]*"),
-            ('[tool.sprintgate.environments."../../x"]\ndsn_env = "X"', "ERROR: sprintgate: environment name '../../x' must be lowercase letters*"),
+            (
+                "statement_timeout_s = 0.0004",
+                "ERROR: sprintgate: statement_timeout_s = 0.0004 is outside [[]1, 86400[]]*",
+            ),
+            (
+                '[tool.sprintgate.environments."../../x"]\ndsn_env = "X"',
+                "ERROR: sprintgate: environment name '../../x' must be lowercase letters*",
+            ),
         ],
     )
     def test_pyproject_mistakes_are_refused(self, suite: pytest.Pytester, toml: str, message: str) -> None:
@@ -277,21 +330,33 @@ class TestUsageErrors:
     def test_a_misspelt_measure_is_one_line_before_any_database_work(self, suite: pytest.Pytester) -> None:
         """A goal importing a measure that does not exist: one line naming the file and the declared ones."""
         path = suite.path / "goals" / "test_planner_p95_reduction.py"
-        path.write_text(path.read_text().replace("import PLANNER_DURATION", "import PLANNER_DURATON").replace("(PLANNER_DURATION,", "(PLANNER_DURATON,"))
+        path.write_text(
+            path.read_text()
+            .replace("import PLANNER_DURATION", "import PLANNER_DURATON")
+            .replace("(PLANNER_DURATION,", "(PLANNER_DURATON,")
+        )
         result = suite.runpytest_inprocess("goals")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(
-            ["ERROR: sprintgate: goals/test_planner_p95_reduction.py does not load: ImportError: cannot import name 'PLANNER_DURATON'*; goals.rollout declares: *PLANNER_DURATION*"]
+            [
+                "ERROR: sprintgate: goals/test_planner_p95_reduction.py does not load: ImportError: cannot import name 'PLANNER_DURATON'*; goals.rollout declares: *PLANNER_DURATION*"
+            ]
         )
         assert "loading demo" not in result.stdout.str()
 
     def test_two_goals_with_one_id_are_refused(self, suite: pytest.Pytester) -> None:
         """Two modules declaring the same goal id: one line naming both files."""
         source = (suite.path / "goals" / "test_planner_p95_reduction.py").read_text()
-        (suite.path / "goals" / "test_planner_copy.py").write_text(source.replace("def test_planner_p95_reduction", "def test_planner_copy"))
+        (suite.path / "goals" / "test_planner_copy.py").write_text(
+            source.replace("def test_planner_p95_reduction", "def test_planner_copy")
+        )
         result = suite.runpytest_inprocess("goals")
         assert result.ret == pytest.ExitCode.USAGE_ERROR
-        result.stderr.fnmatch_lines(["ERROR: sprintgate: test_planner_*.py and test_planner_*.py both declare the check 'planner_p95_reduction'*"])
+        result.stderr.fnmatch_lines(
+            [
+                "ERROR: sprintgate: test_planner_*.py and test_planner_*.py both declare the check 'planner_p95_reduction'*"
+            ]
+        )
 
 
 class TestOneNewGoal:
@@ -308,7 +373,7 @@ class TestOneNewGoal:
         result = staged("rollout_met")
         assert result.ret == 0
         result.stdout.fnmatch_lines(["PROMOTE: 6 goals and 3 guardrails passed*(14 of 14 checks judged)"])
-        goal = next(g for g in _results(suite.path)["goals"] if g["id"] == "planner_p99_budget")  # type: ignore[attr-defined]
+        goal = next(g for g in _results(suite.path)["goals"] if g["id"] == "planner_p99_budget")
         assert goal["title"] == "p99 planner duration under 5,000 ms"
 
 

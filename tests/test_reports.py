@@ -9,6 +9,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from matplotlib import pyplot
+from matplotlib.text import Text
 
 from sprintgate import plots
 from sprintgate.decision import Outcome, decide_run
@@ -23,10 +25,20 @@ class TestReportSet:
     def test_a_set_replaces_the_last_one_whole_and_keeps_foreign_files(self, tmp_path: Path) -> None:
         """Stale plots go with their set; allure-results and history stay; every file has the mode asked."""
         directory = tmp_path / "reports" / "demo"
-        write_set(directory, {"results.json": "{}", "summary.md": "old", "metrics.csv": "", "plots/a.png": b"1"}, history_name="1.json", mode=0o644)
+        write_set(
+            directory,
+            {"results.json": "{}", "summary.md": "old", "metrics.csv": "", "plots/a.png": b"1"},
+            history_name="1.json",
+            mode=0o644,
+        )
         (directory / "allure-results").mkdir()
         (directory / "allure-results" / "x-result.json").write_text("{}")
-        write_set(directory, {"results.json": "{}", "summary.md": "new", "metrics.csv": "", "plots/b.png": b"2"}, history_name="2.json", mode=0o640)
+        write_set(
+            directory,
+            {"results.json": "{}", "summary.md": "new", "metrics.csv": "", "plots/b.png": b"2"},
+            history_name="2.json",
+            mode=0o640,
+        )
         assert (directory / "summary.md").read_text() == "new"
         assert not (directory / "plots" / "a.png").exists()
         assert (directory / "allure-results" / "x-result.json").exists()
@@ -37,7 +49,10 @@ class TestReportSet:
     def test_a_write_that_cannot_happen_is_one_line_and_changes_nothing(self, tmp_path: Path) -> None:
         """A reports directory under a file: ReportError in one line, no partial set left."""
         (tmp_path / "file").write_text("x")
-        with pytest.raises(ReportError, match=r"^sprintgate: cannot create the reports directory under .*file \((File exists|Not a directory)\)\.$"):
+        with pytest.raises(
+            ReportError,
+            match=r"^sprintgate: cannot create the reports directory under .*file \((File exists|Not a directory)\)\.$",
+        ):
             write_set(tmp_path / "file" / "demo", {"results.json": "{}"}, history_name="1.json", mode=0o644)
 
 
@@ -64,7 +79,16 @@ class TestUnits:
         assert RATIO.format_against(0.69984, 0.70) == "x0.6998"
         assert RATIO.format_against(0.699999, 0.70) == "x0.699999"
 
-    @pytest.mark.parametrize(("unit", "text", "value"), [(PERCENT, "30%", 0.30), (POINTS, "5pt", 0.05), (RATIO, "0.7", 0.7), (RATIO, "x0.7", 0.7), (MS, "2000ms", 2000.0)])
+    @pytest.mark.parametrize(
+        ("unit", "text", "value"),
+        [
+            (PERCENT, "30%", 0.30),
+            (POINTS, "5pt", 0.05),
+            (RATIO, "0.7", 0.7),
+            (RATIO, "x0.7", 0.7),
+            (MS, "2000ms", 2000.0),
+        ],
+    )
     def test_targets_are_read_in_their_unit(self, unit: Any, text: str, value: float) -> None:
         """A target as a person writes it is read into the engine's scale."""
         assert unit.parse(text) == pytest.approx(value)
@@ -78,20 +102,30 @@ class TestUnits:
 class TestTextIsData:
     def test_user_and_telemetry_text_cannot_change_a_report(self, database: Database, tmp_path: Path) -> None:
         """A change record with a newline, a heading and a script tag stays one escaped cell of text."""
-        run = staging_run(database("rollout_met"), "rollout_met", tmp_path, change_record="CHG-1\n# Verdict: PASS <script>alert(1)</script>|x")
+        run = staging_run(
+            database("rollout_met"),
+            "rollout_met",
+            tmp_path,
+            change_record="CHG-1\n# Verdict: PASS <script>alert(1)</script>|x",
+        )
         for check in run.declared:
             run.record(check, run.results[check].verdict.value)
         run.finish(interrupted=False)
         summary = (tmp_path / "reports" / "staging" / "summary.md").read_text()
-        assert "\n# Verdict" not in summary and "<script>" not in summary
+        assert "\n# Verdict" not in summary
+        assert "<script>" not in summary
         assert "CHG-1\\n\\# Verdict: PASS &lt;script&gt;" in summary
         document = json.loads((tmp_path / "reports" / "staging" / "results.json").read_text())
         assert document["change_record"]["id"].startswith("CHG-1\n# Verdict")
 
 
 class TestPlots:
-    @pytest.mark.parametrize("scenario", ["rollout_met", "rollout_regressed", "telemetry_missing", "flags_off", "dirty"])
-    def test_every_plot_of_every_scenario_is_free_of_overlapping_text(self, database: Database, tmp_path: Path, scenario: str) -> None:
+    @pytest.mark.parametrize(
+        "scenario", ["rollout_met", "rollout_regressed", "telemetry_missing", "flags_off", "dirty"]
+    )
+    def test_every_plot_of_every_scenario_is_free_of_overlapping_text(
+        self, database: Database, tmp_path: Path, scenario: str
+    ) -> None:
         """Render every goal's plot and the overview: no two texts overlap, every title says the real cause."""
         run = staging_run(database(scenario), scenario, tmp_path)
         assert run.evidence is not None
@@ -109,7 +143,10 @@ class TestPlots:
                 figures[goal.id] = plots.draw_per_unit(result, run.evidence, name)
             else:
                 budget = getattr(metric, "below", None)
-                figures[goal.id] = plots.draw_durations(result, run.evidence, name, metric.q, reference="budget" if budget else "ratio", budget=budget)
+                q = float(getattr(metric, "q"))  # noqa: B009 - quantile kinds carry q; Metric does not promise it
+                figures[goal.id] = plots.draw_durations(
+                    result, run.evidence, name, q, reference="budget" if budget else "ratio", budget=budget
+                )
         try:
             for name, figure in figures.items():
                 assert plots.text_overlaps(figure) == [], name
@@ -117,13 +154,15 @@ class TestPlots:
                     title = figure.axes[0].get_title(loc="left")
                     assert title.startswith(run.results[name].verdict.value.upper())
             if scenario == "flags_off":
-                assert "precondition not met (flags_off)" in figures["planner_p95_reduction"].axes[0].get_title(loc="left")
+                assert "precondition not met (flags_off)" in figures["planner_p95_reduction"].axes[0].get_title(
+                    loc="left"
+                )
             if scenario == "telemetry_missing":
-                texts = [t.get_text() for t in figures["planner_p95_reduction"].findobj(plots.mpl.text.Text)]
+                texts = [t.get_text() for t in figures["planner_p95_reduction"].findobj(Text)]
                 assert any(t.startswith("no data") for t in texts)
         finally:
             for figure in figures.values():
-                plots.plt.close(figure)
+                pyplot.close(figure)
 
 
 class TestDecision:

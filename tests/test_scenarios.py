@@ -8,14 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from sprintgate import Verdict
 from sprintgate.decision import Outcome
 from tests.suite import GOALS, staging_run
 
 Database = Callable[[str], psycopg.Connection[Any]]
-PRECONDITIONS = ("flags_enabled", "telemetry_present", "window_sufficient", "windows_comparable", "telemetry_understood")
+PRECONDITIONS = (
+    "flags_enabled",
+    "telemetry_present",
+    "window_sufficient",
+    "windows_comparable",
+    "telemetry_understood",
+)
 
 
 def verdicts(database: Database, scenario: str, tmp_path: Path) -> dict[str, tuple[Verdict, str | None]]:
@@ -49,7 +54,9 @@ class TestScenarios:
         assert {result[g.id] for g in GOALS} == {(Verdict.FAIL, "target_missed")}
         assert {result[p] for p in PRECONDITIONS} == {(Verdict.PASS, None)}
 
-    def test_telemetry_missing_is_inconclusive_with_instrumentation_missing(self, database: Database, tmp_path: Path) -> None:
+    def test_telemetry_missing_is_inconclusive_with_instrumentation_missing(
+        self, database: Database, tmp_path: Path
+    ) -> None:
         """Goals that need auto_assign.quote are INCONCLUSIVE; the precondition fails; the rest still PASS."""
         result = verdicts(database, "telemetry_missing", tmp_path)
         for goal in ("planner_p95_reduction", "cache_hit_ceiling", "quote_error_rate"):
@@ -75,6 +82,12 @@ class TestScenarios:
         assert {k for k, r in run.results.items() if r.verdict is not Verdict.PASS} == set()
         assert run.evidence is not None
         excluded = run.evidence.post.excluded
-        assert excluded["planner_duration"].keys() >= {"absurd", "negative", "missing", "not_a_number", "context_not_object"} - {"context_not_object"}
+        assert excluded["planner_duration"].keys() >= {
+            "absurd",
+            "negative",
+            "missing",
+            "not_a_number",
+            "context_not_object",
+        } - {"context_not_object"}
         assert excluded["cache_hit"]["cache_hit_wrong_type"] > 0
         assert excluded["attempts_per_booking"]["no_booking_id"] > 0

@@ -33,7 +33,14 @@ WRITES = ("insert", "update", "delete", "create", "drop", "alter", "copy", "trun
 Loader = Callable[[psycopg.Connection[Any]], None]
 
 
-def _load(server: ThrowawayServer, dbname: str, scenario: str | None, extra: Loader | None = None, *, schema: str | None = None) -> None:
+def _load(
+    server: ThrowawayServer,
+    dbname: str,
+    scenario: str | None,
+    extra: Loader | None = None,
+    *,
+    schema: str | None = None,
+) -> None:
     with psycopg.connect(server.conninfo(), autocommit=True) as admin:
         admin.execute(f"create database {dbname}")
     with psycopg.connect(server.conninfo(dbname), autocommit=True) as owner:
@@ -70,14 +77,18 @@ def _late_and_2099(owner: psycopg.Connection[Any]) -> None:
 
 def _messy(owner: psycopg.Connection[Any]) -> None:
     """Event types in another case or with a trailing space, rows without a type, rows without a time."""
-    owner.execute("alter table observability_events alter column event_type drop not null, alter column created_at drop not null")
+    owner.execute(
+        "alter table observability_events alter column event_type drop not null, alter column created_at drop not null"
+    )
     owner.execute(
         """insert into observability_events (id, created_at, event_type, context)
            select gen_random_uuid(), '2026-10-12T10:00:00Z'::timestamptz + i * interval '1 minute',
                   (array['Auto_Assign.Quote', 'auto_assign.quote ', null])[1 + i % 3], '{"planner_duration_ms": 5}'
              from generate_series(1, 300) as i"""
     )
-    owner.execute("insert into observability_events (id, created_at, event_type, context) values (gen_random_uuid(), null, 'auto_assign.quote', '{}')")
+    owner.execute(
+        "insert into observability_events (id, created_at, event_type, context) values (gen_random_uuid(), null, 'auto_assign.quote', '{}')"
+    )
 
 
 def _duplicated(owner: psycopg.Connection[Any]) -> None:
@@ -128,7 +139,9 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
 
 
 def _secrets_absent(result: pytest.RunResult, root: Path) -> None:
-    written = "\n".join(p.read_text(errors="replace") for p in root.rglob("*") if p.is_file() and p.suffix not in (".pyc", ".png"))
+    written = "\n".join(
+        p.read_text(errors="replace") for p in root.rglob("*") if p.is_file() and p.suffix not in (".pyc", ".png")
+    )
     for secret in (READER_PASSWORD, ADMIN_PASSWORD):
         assert secret not in result.stdout.str() + result.stderr.str()
         assert secret not in written
@@ -161,10 +174,19 @@ def _document(root: Path, env: str = "staging") -> dict[str, Any]:
 
 
 class TestStagingRun:
-    def test_a_met_rollout_promotes_reading_only(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_a_met_rollout_promotes_reading_only(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """Exit 0, every check passes on one snapshot, the password is nowhere, and the gate sent no write."""
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "telemetry"))
-        result = suite.runpytest_subprocess("goals", "--env=staging", *_windows(), "--showlocals", "--junitxml=junit.xml", f"--alluredir={suite.path / 'allure'}")
+        result = suite.runpytest_subprocess(
+            "goals",
+            "--env=staging",
+            *_windows(),
+            "--showlocals",
+            "--junitxml=junit.xml",
+            f"--alluredir={suite.path / 'allure'}",
+        )
         assert result.ret == 0
         result.assert_outcomes(passed=13)
         document = _document(suite.path)
@@ -174,14 +196,18 @@ class TestStagingRun:
         assert not [s for s in statements if s.split(None, 1)[0] in WRITES]
         _secrets_absent(result, suite.path)
 
-    def test_a_regression_names_the_rollback(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_a_regression_names_the_rollback(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """A breached guardrail fails (exit 1) and names the rollback the suite declares."""
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "regressed"))
         result = suite.runpytest_subprocess("goals", "--env=staging", *_windows("rollout_regressed"))
         assert result.ret == EXIT_CODES[Outcome.DO_NOT_PROMOTE]
         result.stdout.fnmatch_lines(["*roll back (set FEATURE_AUTO_ASSIGN_RETRY_POLICY_V2=false*"])
 
-    def test_flip_auto_finds_the_flip(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_flip_auto_finds_the_flip(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """--flip=auto reports the first flagged demand event and judges the windows around it."""
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "telemetry"))
         suite.makepyprojecttoml("[tool.sprintgate]\nflip_search_days = 3660\n")
@@ -191,7 +217,9 @@ class TestStagingRun:
 
 
 class TestRowsTheContractDoesNotExpect:
-    def test_non_object_contexts_never_count_as_clean(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_non_object_contexts_never_count_as_clean(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """60,000 quotes with a null, string or array context are counted apart; the error guardrail still FAILs."""
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "hostile"))
         result = suite.runpytest_subprocess("goals", "--env=staging", *_windows("rollout_regressed"))
@@ -203,7 +231,9 @@ class TestRowsTheContractDoesNotExpect:
         assert document["goals"][0]  # the report lists them
         assert any(e["reason"] == "context_not_object" and e["rows"] == 60000 for e in document["excluded_rows"])
 
-    def test_a_row_dated_2099_does_not_complete_a_window(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_a_row_dated_2099_does_not_complete_a_window(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """Completeness reads plausible timestamps only: one event in 2099 leaves POST incomplete (exit 75)."""
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "late"))
         result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
@@ -213,32 +243,45 @@ class TestRowsTheContractDoesNotExpect:
         understood = next(g for g in _document(suite.path)["goals"] if g["id"] == "telemetry_understood")
         assert understood["details"]["future_rows"] == 1
 
-    def test_variants_and_rows_without_a_type_are_counted(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_variants_and_rows_without_a_type_are_counted(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """Event types in another case or with a trailing space are excluded and listed; rows without a type or time too."""
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "messy"))
         result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
         assert result.ret == 0
         document = _document(suite.path)
         understood = next(g for g in document["goals"] if g["id"] == "telemetry_understood")
-        assert understood["details"]["variants"] == {"Auto_Assign.Quote": "auto_assign.quote", "auto_assign.quote ": "auto_assign.quote"}
+        assert understood["details"]["variants"] == {
+            "Auto_Assign.Quote": "auto_assign.quote",
+            "auto_assign.quote ": "auto_assign.quote",
+        }
         assert understood["details"]["null_event_type"]["POST"] == 100
         assert understood["details"]["null_created_at"] == 1
         planner = next(g for g in document["goals"] if g["id"] == "planner_p95_reduction")
         assert planner["excluded_rows"]["post.event type written 'Auto_Assign.Quote'"] == 100
 
-    def test_duplicate_ids_withhold_every_pass(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_duplicate_ids_withhold_every_pass(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """Without a unique index on id the gate counts duplicates; 2,000 of them make the run wait, not promote."""
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "duplicated"))
         result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
         assert result.ret == EXIT_CODES[Outcome.WAIT]
         result.stdout.fnmatch_lines(["WAIT: Rows the gate cannot account for: *2,000 in POST rows repeat an id*"])
 
-    def test_a_wrong_column_type_is_one_line_naming_the_contract(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_a_wrong_column_type_is_one_line_naming_the_contract(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """created_at without a time zone: one line naming the contract, once, and no goal run."""
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "wrong_shape"))
         result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
         assert result.ret == EXIT_CODES[Outcome.COULD_NOT_MEASURE]
-        result.stdout.fnmatch_lines(["*does not meet the contract: created_at is timestamp without time zone, the contract needs timestamp with time zone*"])
+        result.stdout.fnmatch_lines(
+            [
+                "*does not meet the contract: created_at is timestamp without time zone, the contract needs timestamp with time zone*"
+            ]
+        )
         assert "Traceback" not in result.stdout.str()
         assert len(result.stdout.lines) < 40
 
@@ -247,14 +290,28 @@ class TestFaults:
     @pytest.mark.parametrize(
         ("dsn", "line"),
         [
-            (lambda s: f"postgresql://gate_reader:{READER_PASSWORD}@127.0.0.1:1/telemetry?connect_timeout=2", "*could not connect to postgresql://gate_reader:***@127.0.0.1:1/telemetry*"),
-            (lambda s: _dsn(s, "telemetry", password="wrong-" + READER_PASSWORD), "*could not connect to *password authentication failed*"),
-            (lambda s: _dsn(s, "telemetry", user="no_select", password="n0-select-pw"), "*permission denied*grant SELECT on observability_events*"),
+            (
+                lambda s: f"postgresql://gate_reader:{READER_PASSWORD}@127.0.0.1:1/telemetry?connect_timeout=2",
+                "*could not connect to postgresql://gate_reader:***@127.0.0.1:1/telemetry*",
+            ),
+            (
+                lambda s: _dsn(s, "telemetry", password="wrong-" + READER_PASSWORD),
+                "*could not connect to *password authentication failed*",
+            ),
+            (
+                lambda s: _dsn(s, "telemetry", user="no_select", password="n0-select-pw"),
+                "*permission denied*grant SELECT on observability_events*",
+            ),
         ],
         ids=["unreachable", "wrong-password", "no-select"],
     )
     def test_is_one_line_once_and_exit_69(
-        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer, dsn: Callable[[ThrowawayServer], str], line: str
+        self,
+        suite: pytest.Pytester,
+        monkeypatch: pytest.MonkeyPatch,
+        telemetry_server: ThrowawayServer,
+        dsn: Callable[[ThrowawayServer], str],
+        line: str,
     ) -> None:
         """A database fault is said once (not once per goal), never a PASS, and exits 69 so CI can retry."""
         monkeypatch.setenv("STAGING_DATABASE_URL", dsn(telemetry_server))
@@ -284,12 +341,17 @@ class TestPasswordForms:
         ["p/ss@word 1", "x", "Zürich-∞#%", "'quoted' \\back"],
         ids=["slash-at-space", "one-letter", "unicode-hash-percent", "quotes-backslash"],
     )
-    def test_a_password_in_any_form_appears_nowhere(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, password: str) -> None:
+    def test_a_password_in_any_form_appears_nowhere(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, password: str
+    ) -> None:
         """Percent-encoded or quoted, a password the server refuses is shown as *** only; a one-letter one garbles nothing."""
         from urllib.parse import quote  # noqa: PLC0415
 
         quoted = password.replace("\\", "\\\\").replace("'", "\\'")
-        for dsn in (f"postgresql://gate:{quote(password, safe='')}@127.0.0.1:1/telemetry?connect_timeout=2", f"host=127.0.0.1 port=1 user=gate dbname=telemetry password='{quoted}' connect_timeout=2"):
+        for dsn in (
+            f"postgresql://gate:{quote(password, safe='')}@127.0.0.1:1/telemetry?connect_timeout=2",
+            f"host=127.0.0.1 port=1 user=gate dbname=telemetry password='{quoted}' connect_timeout=2",
+        ):
             monkeypatch.setenv("STAGING_DATABASE_URL", dsn)
             result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
             assert result.ret == EXIT_CODES[Outcome.COULD_NOT_MEASURE]
@@ -297,14 +359,22 @@ class TestPasswordForms:
             if len(password) > 1:
                 assert password not in output
                 assert quote(password, safe="") not in output
-            assert "sprintgate: " in output and "COULD NOT MEASURE" in output
+            assert "sprintgate: " in output
+            assert "COULD NOT MEASURE" in output
 
     @pytest.mark.parametrize(
         "value",
-        ["postgresql://gate:pa/ss@127.0.0.1:5432/telemetry", "hunter2-only-the-password", "postgresql://gate:p@ss@127.0.0.1/telemetry", "host=127.0.0.1 password=two words"],
+        [
+            "postgresql://gate:pa/ss@127.0.0.1:5432/telemetry",
+            "hunter2-only-the-password",
+            "postgresql://gate:p@ss@127.0.0.1/telemetry",
+            "host=127.0.0.1 password=two words",
+        ],
         ids=["unencoded-slash", "bare-value", "unencoded-at", "unquoted-space"],
     )
-    def test_an_ambiguous_dsn_is_refused_without_echoing_it(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    def test_an_ambiguous_dsn_is_refused_without_echoing_it(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, value: str
+    ) -> None:
         """A DSN that does not parse one way: exit 4, one line naming the variable, no part of the value."""
         monkeypatch.setenv("STAGING_DATABASE_URL", value)
         result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
@@ -316,16 +386,29 @@ class TestPasswordForms:
 
 
 class TestStagingBeforeProduction:
-    def _staging(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: ThrowawayServer, *, key: str | None = KEY, db: str = "telemetry") -> None:
+    def _staging(
+        self,
+        suite: pytest.Pytester,
+        monkeypatch: pytest.MonkeyPatch,
+        server: ThrowawayServer,
+        *,
+        key: str | None = KEY,
+        db: str = "telemetry",
+    ) -> None:
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(server, db))
         if key is None:
             monkeypatch.delenv("SPRINTGATE_SIGNING_KEY", raising=False)
         else:
             monkeypatch.setenv("SPRINTGATE_SIGNING_KEY", key)
         expected = 0 if db == "telemetry" else EXIT_CODES[Outcome.DO_NOT_PROMOTE]
-        assert suite.runpytest_subprocess("goals", "--env=staging", *_windows(), "--change-record", "CHG-7").ret == expected
+        assert (
+            suite.runpytest_subprocess("goals", "--env=staging", *_windows(), "--change-record", "CHG-7").ret
+            == expected
+        )
 
-    def _production(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: ThrowawayServer, *args: str) -> pytest.RunResult:
+    def _production(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: ThrowawayServer, *args: str
+    ) -> pytest.RunResult:
         monkeypatch.setenv("PRODUCTION_DATABASE_URL", _dsn(server, "telemetry"))
         monkeypatch.setenv("SPRINTGATE_SIGNING_KEY", KEY)
         return suite.runpytest_subprocess("goals", "--env=production", *_windows(), "--change-record", "CHG-7", *args)
@@ -346,16 +429,35 @@ class TestStagingBeforeProduction:
         ("tamper", "message"),
         [
             (
-                lambda d: {**d, "verdict": "pass", "decision": {**d["decision"], "outcome": "promote"}, "goals": [{**g, "verdict": "pass"} for g in d["goals"]]},
+                lambda d: {
+                    **d,
+                    "verdict": "pass",
+                    "decision": {**d["decision"], "outcome": "promote"},
+                    "goals": [{**g, "verdict": "pass"} for g in d["goals"]],
+                },
                 "the signature of * does not verify*",
             ),
-            (lambda d: {"env": "staging", "verdict": "pass", "generated_at": d["generated_at"], "goals": [], "flags": d["flags"]}, "*is not a results.json document of this sprintgate*"),
+            (
+                lambda d: {
+                    "env": "staging",
+                    "verdict": "pass",
+                    "generated_at": d["generated_at"],
+                    "goals": [],
+                    "flags": d["flags"],
+                },
+                "*is not a results.json document of this sprintgate*",
+            ),
             (None, "*is dated in the future*"),
         ],
         ids=["edited-verdicts", "hand-written", "future"],
     )
     def test_evidence_that_does_not_verify_is_refused(
-        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer, tamper: Callable[[dict[str, Any]], dict[str, Any]] | None, message: str
+        self,
+        suite: pytest.Pytester,
+        monkeypatch: pytest.MonkeyPatch,
+        telemetry_server: ThrowawayServer,
+        tamper: Callable[[dict[str, Any]], dict[str, Any]] | None,
+        message: str,
     ) -> None:
         """A staging FAIL edited into a PASS, hand-written or future-dated results: one line, exit 4."""
         self._staging(suite, monkeypatch, telemetry_server, db="regressed" if tamper is not None else "telemetry")
@@ -371,14 +473,18 @@ class TestStagingBeforeProduction:
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([f"ERROR: sprintgate: --env production promotes and was refused: {message}"])
 
-    def test_unsigned_staging_results_are_refused(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_unsigned_staging_results_are_refused(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """A staging run without the signing key cannot be verified, so it cannot promote."""
         self._staging(suite, monkeypatch, telemetry_server, key=None)
         result = self._production(suite, monkeypatch, telemetry_server)
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(["*are not signed; rerun staging with SPRINTGATE_SIGNING_KEY set*"])
 
-    def test_an_alias_for_production_still_needs_staging(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_an_alias_for_production_still_needs_staging(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """What counts as production is whatever is not the staging environment: an alias is refused too."""
         suite.makepyprojecttoml('[tool.sprintgate.environments.prod]\ndsn_env = "PRODUCTION_DATABASE_URL"\n')
         monkeypatch.setenv("PRODUCTION_DATABASE_URL", _dsn(telemetry_server, "telemetry"))
@@ -386,7 +492,9 @@ class TestStagingBeforeProduction:
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(["ERROR: sprintgate: --env prod promotes and was refused: no staging results at *"])
 
-    def test_a_fifo_at_the_staging_path_is_refused_at_once(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_a_fifo_at_the_staging_path_is_refused_at_once(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """A named pipe where the results should be is not read (it would block forever)."""
         fifo = suite.path / "evidence.json"
         os.mkfifo(fifo)
@@ -394,7 +502,9 @@ class TestStagingBeforeProduction:
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines(["*evidence.json is not a regular file*"])
 
-    def test_force_is_recorded_with_what_it_overrode(self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer) -> None:
+    def test_force_is_recorded_with_what_it_overrode(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
         """--force REASON runs production without evidence; every report says so, escaped."""
         result = self._production(suite, monkeypatch, telemetry_server, "--force", "CAB-12 approved\nVerdict: PASS")
         assert result.ret == 0
@@ -403,4 +513,6 @@ class TestStagingBeforeProduction:
         summary = (suite.path / "reports" / "production" / "summary.md").read_text()
         assert "\nVerdict: PASS" not in summary
         assert "CAB-12 approved\\nVerdict: PASS" in summary
-        result.stdout.fnmatch_lines(["sprintgate: FORCED without a passing staging run: CAB-12 approved\\nVerdict: PASS*"])
+        result.stdout.fnmatch_lines(
+            ["sprintgate: FORCED without a passing staging run: CAB-12 approved\\nVerdict: PASS*"]
+        )

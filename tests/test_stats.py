@@ -41,7 +41,9 @@ class TestProportions:
             (10, 10, 0, 10, 0.6075, 1.0000),
         ],
     )
-    def test_newcombe_matches_the_published_table(self, k1: int, n1: int, k2: int, n2: int, low: float, high: float) -> None:
+    def test_newcombe_matches_the_published_table(
+        self, k1: int, n1: int, k2: int, n2: int, low: float, high: float
+    ) -> None:
         """The hybrid score interval reproduces Newcombe's Table II to four decimals."""
         found = stats.newcombe(k1 / n1, n1, k2 / n2, n2, 0.025, 0.025)
         assert (round(found[0], 4), round(found[1], 4)) == (low, high)
@@ -58,7 +60,9 @@ class TestProportions:
             (80, 10000, 10, 10000, 4.64181213616, 13.7905406183),
         ],
     )
-    def test_rate_ratio_matches_statsmodels_score_interval(self, k1: int, n1: int, k2: int, n2: int, low: float, high: float) -> None:
+    def test_rate_ratio_matches_statsmodels_score_interval(
+        self, k1: int, n1: int, k2: int, n2: int, low: float, high: float
+    ) -> None:
         """The ratio of two rates by inverting the score test equals statsmodels' Koopman interval."""
         found = stats.rate_ratio(k1 / n1, n1, k2 / n2, n2, 0.05, 0.05)
         assert found[0] == pytest.approx(low, rel=1e-9, abs=1e-12)
@@ -129,11 +133,11 @@ class TestDesignEffects:
         effect = rng.normal(0, 0.15, 17)[groups]
         y = (rng.random(groups.size) < 0.3 + effect).astype(float)
         fit = sm.OLS(y, np.ones_like(y)).fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": False})
-        cells_n = np.zeros((1, 17))
-        cells_y = np.zeros((1, 17))
-        np.add.at(cells_n, (0, groups), 1)
-        np.add.at(cells_y, (0, groups), y)
-        found = indicator_design_effect(cells_y, cells_n, Layout(slots=1, groups=16, slots_per_day=1), Clustering.CLUSTER)
+        cells_n = np.bincount(groups, minlength=17).astype(np.float64)[None, :]
+        cells_y = np.bincount(groups, weights=y, minlength=17)[None, :]
+        found = indicator_design_effect(
+            cells_y, cells_n, Layout(slots=1, groups=16, slots_per_day=1), Clustering.CLUSTER
+        )
         assert found is not None
         share = y.mean()
         iid = share * (1 - share) / y.size
@@ -151,7 +155,9 @@ class TestDesignEffects:
             latent = cluster_effect[None, :, None] + rng.normal(0, math.sqrt(1 - rho), (slots, groups + 1, m // slots))
             hits = (latent > 1.0).sum(axis=2)
             n = np.full_like(hits, m // slots)
-            found = indicator_design_effect(hits, n, Layout(slots=slots, groups=groups, slots_per_day=1), Clustering.CLUSTER)
+            found = indicator_design_effect(
+                hits, n, Layout(slots=slots, groups=groups, slots_per_day=1), Clustering.CLUSTER
+            )
             assert found is not None
             deffs.append(found.deff)
         del base
@@ -166,7 +172,13 @@ class TestDesignEffects:
 
     def test_few_clusters_widen_through_students_t(self) -> None:
         """The design effect carries (t_dof / z)^2 for a bound at error alpha."""
-        found = design_effect(np.array([[1.0, 2.0, 3.0]]), np.array([[10.0, 10.0, 10.0]]), 1.0, Layout(slots=1, groups=2, slots_per_day=1), Clustering.CLUSTER)
+        found = design_effect(
+            np.array([[1.0, 2.0, 3.0]]),
+            np.array([[10.0, 10.0, 10.0]]),
+            1.0,
+            Layout(slots=1, groups=2, slots_per_day=1),
+            Clustering.CLUSTER,
+        )
         assert found is not None
         assert found.dof == 2
         assert found.inflation(0.05) == pytest.approx(found.deff * (sps.t(2).ppf(0.95) / sps.norm.ppf(0.95)) ** 2)

@@ -12,7 +12,17 @@ from sprintgate.goals import Goal, Row
 from sprintgate.kinds.mean import Mean, MeanRatio, UnitQuantile
 from sprintgate.kinds.quantile import Quantile, QuantileBudget, QuantileRatio
 from sprintgate.kinds.rate import RateChange, RateLimit, Share
-from sprintgate.measures import Category, DeclarationError, Duration, EventIs, FieldPresent, FieldTrue, Mix, PerUnit, Rate
+from sprintgate.measures import (
+    Category,
+    DeclarationError,
+    Duration,
+    EventIs,
+    FieldPresent,
+    FieldTrue,
+    Mix,
+    PerUnit,
+    Rate,
+)
 from sprintgate.preconditions import (
     FLAGS_ENABLED,
     TELEMETRY_PRESENT,

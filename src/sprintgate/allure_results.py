@@ -22,9 +22,18 @@ from sprintgate.text import terminal
 
 #: Non-pass results sorted for a reviewer, by the structured verdict carried in each result's labels.
 CATEGORIES = [
-    {"name": "Goal not met", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\bFAIL\b.*", "traceRegex": r"(?s).*kind: goal.*"},
+    {
+        "name": "Goal not met",
+        "matchedStatuses": ["failed"],
+        "messageRegex": r"(?s).*\bFAIL\b.*",
+        "traceRegex": r"(?s).*kind: goal.*",
+    },
     {"name": "Guardrail breached (roll back)", "matchedStatuses": ["failed"], "traceRegex": r"(?s).*kind: guardrail.*"},
-    {"name": "Precondition not met", "matchedStatuses": ["failed", "unknown"], "traceRegex": r"(?s).*kind: precondition.*"},
+    {
+        "name": "Precondition not met",
+        "matchedStatuses": ["failed", "unknown"],
+        "traceRegex": r"(?s).*kind: precondition.*",
+    },
     {"name": "Inconclusive: wait for more data", "matchedStatuses": ["unknown"]},
     {"name": "Could not measure", "matchedStatuses": ["broken"]},
 ]
@@ -33,7 +42,8 @@ CATEGORIES = [
 def annotate(run: Run, result: GoalResult) -> None:
     """Title, labels, parameters, steps and attachments of the current test's Allure result."""
     info, evidence = run.info, run.evidence
-    assert info is not None and evidence is not None
+    assert info is not None
+    assert evidence is not None
     dynamic = allure.dynamic
     declared = run.declared.get(result.goal)
     text = getattr(declared.check, "text", "") if declared is not None else ""
@@ -72,7 +82,9 @@ def annotate(run: Run, result: GoalResult) -> None:
             attachment_type=allure.attachment_type.JSON,
         )
     with allure.step(f"Compute interval: {terminal(result.measured)}"):
-        allure.attach(json.dumps(result.to_dict(), indent=2), name="evidence.json", attachment_type=allure.attachment_type.JSON)
+        allure.attach(
+            json.dumps(result.to_dict(), indent=2), name="evidence.json", attachment_type=allure.attachment_type.JSON
+        )
         image = run.plot(result.goal)
         if image is not None:
             allure.attach(image, name=f"{result.goal}.png", attachment_type=allure.attachment_type.PNG)
@@ -85,11 +97,26 @@ def executor(environ: Mapping[str, str]) -> dict[str, str] | None:
     if environ.get("GITHUB_ACTIONS") == "true":
         server = environ.get("GITHUB_SERVER_URL", "https://github.com")
         url = f"{server}/{environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{environ.get('GITHUB_RUN_ID', '')}"
-        return {"name": "GitHub Actions", "type": "github", "buildName": f"{environ.get('GITHUB_WORKFLOW', '')} #{environ.get('GITHUB_RUN_NUMBER', '')}", "buildUrl": url}
+        return {
+            "name": "GitHub Actions",
+            "type": "github",
+            "buildName": f"{environ.get('GITHUB_WORKFLOW', '')} #{environ.get('GITHUB_RUN_NUMBER', '')}",
+            "buildUrl": url,
+        }
     if environ.get("GITLAB_CI") == "true":
-        return {"name": "GitLab CI", "type": "gitlab", "buildName": f"pipeline {environ.get('CI_PIPELINE_ID', '')}", "buildUrl": environ.get("CI_JOB_URL", "")}
+        return {
+            "name": "GitLab CI",
+            "type": "gitlab",
+            "buildName": f"pipeline {environ.get('CI_PIPELINE_ID', '')}",
+            "buildUrl": environ.get("CI_JOB_URL", ""),
+        }
     if environ.get("JENKINS_URL"):
-        return {"name": "Jenkins", "type": "jenkins", "buildName": f"{environ.get('JOB_NAME', '')} #{environ.get('BUILD_NUMBER', '')}", "buildUrl": environ.get("BUILD_URL", "")}
+        return {
+            "name": "Jenkins",
+            "type": "jenkins",
+            "buildName": f"{environ.get('JOB_NAME', '')} #{environ.get('BUILD_NUMBER', '')}",
+            "buildUrl": environ.get("BUILD_URL", ""),
+        }
     if environ.get("CI"):
         return {"name": "CI", "type": "ci", "buildName": environ.get("BUILD_NUMBER", "local CI run")}
     return None

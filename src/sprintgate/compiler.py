@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from psycopg.types.json import Jsonb
 
@@ -104,7 +105,17 @@ class Plan:
 
     @property
     def key_columns(self) -> list[str]:
-        return ["w", "slot", "grp", "t", "flags", *self._names("d"), *self._names("r"), *self._names("c"), *self._names("u")]
+        return [
+            "w",
+            "slot",
+            "grp",
+            "t",
+            "flags",
+            *self._names("d"),
+            *self._names("r"),
+            *self._names("c"),
+            *self._names("u"),
+        ]
 
     @property
     def aggregate_columns(self) -> list[str]:
@@ -133,7 +144,7 @@ def _assign(per_type: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], int]
     return {(event, item): i for event, items in per_type.items() for i, item in enumerate(items)}
 
 
-def plan(
+def plan(  # noqa: PLR0912 - one loop per kind of declared item, side by side
     suite: Suite,
     *,
     durations: Iterable[Duration],
@@ -146,11 +157,12 @@ def plan(
     variants: Mapping[str, str] | None = None,
 ) -> Plan:
     """Lay the declared measures out in the columns of the evidence query."""
-    durations, rates, units = _unique(durations), _unique(rates), _unique(units)
-    categories = tuple(dict.fromkeys((c, tuple(e)) for c, e in categories))
-    budgets = {m: tuple(sorted(set(t))) for m, t in budgets.items() if t}
-    declared = list(dict.fromkeys([*suite.demand, *(e for m in (*durations, *rates, *units) for e in m.events)]))
-    for _, events in categories:
+    duration_list, rate_list, unit_list = _unique(durations), _unique(rates), _unique(units)
+    category_list = tuple(dict.fromkeys((c, tuple(e)) for c, e in categories))
+    thresholds = {m: tuple(sorted(set(t))) for m, t in budgets.items() if t}
+    measured: list[Duration | Rate | PerUnit] = [*duration_list, *rate_list, *unit_list]
+    declared = list(dict.fromkeys([*suite.demand, *(e for m in measured for e in m.events)]))
+    for _, events in category_list:
         declared += [e for e in events if e not in declared]
     for mix in suite.mixes:
         declared += [e for e in mix.events if e not in declared]
@@ -162,35 +174,37 @@ def plan(
     bit_items: dict[str, list[str]] = {}
     category_items: dict[str, list[str]] = {}
     unit_items: dict[str, list[str]] = {}
-    for measure in durations:
+    for measure in duration_list:
         for event in measure.events:
             duration_items.setdefault(event, []).append(measure.name)
-            bit_items.setdefault(event, []).extend(budget_key(measure.name, t) for t in budgets.get(measure.name, ()))
-    for rate in rates:
+            bit_items.setdefault(event, []).extend(
+                budget_key(measure.name, t) for t in thresholds.get(measure.name, ())
+            )
+    for rate in rate_list:
         if isinstance(rate.hit, EventIs):
             continue
         for event in rate.events:
             rate_items.setdefault(event, []).append(rate.name)
             bit_items.setdefault(event, []).append(rate.name)
-    for category, events in categories:
+    for category, events in category_list:
         for event in events:
             if category.field not in category_items.setdefault(event, []):
                 category_items[event].append(category.field)
-    for measure in units:
-        for event in measure.events:
-            if measure.unit not in unit_items.setdefault(event, []):
-                unit_items[event].append(measure.unit)
+    for per_unit in unit_list:
+        for event in per_unit.events:
+            if per_unit.unit not in unit_items.setdefault(event, []):
+                unit_items[event].append(per_unit.unit)
     return Plan(
         suite=suite,
         layout=layout,
         windows=windows,
         types=types,
         variants=variants,
-        durations=durations,
-        rates=rates,
-        units=units,
-        categories=categories,
-        budgets=budgets,
+        durations=duration_list,
+        rates=rate_list,
+        units=unit_list,
+        categories=category_list,
+        budgets=thresholds,
         duration_column=_assign(duration_items),
         rate_column=_assign(rate_items),
         hit_bit=_assign(bit_items),
@@ -199,8 +213,11 @@ def plan(
     )
 
 
-def _unique(items: Iterable[Duration | Rate | PerUnit]) -> tuple:  # type: ignore[type-arg]
-    seen: dict[str, Duration | Rate | PerUnit] = {}
+M = TypeVar("M", Duration, Rate, PerUnit)
+
+
+def _unique(items: Iterable[M]) -> tuple[M, ...]:
+    seen: dict[str, M] = {}
     for item in items:
         if seen.setdefault(item.name, item) != item:
             raise ValueError(f"sprintgate: two different measures are named {item.name!r}; name each once.")
@@ -324,7 +341,7 @@ def _cluster(builder: _Builder, suite: Suite, groups: int) -> str:
     return f"case when {column} is null then {groups} else abs(hashtext({column}::text)) % {groups} end"
 
 
-def evidence_query(plan: Plan) -> tuple[Query, dict[str, object]]:
+def evidence_query(plan: Plan) -> tuple[Query, dict[str, object]]:  # noqa: PLR0912 - one block per column family
     """The one pass over both windows: aggregates per cell, returned as one row of arrays."""
     builder = _Builder()
     suite, layout = plan.suite, plan.layout
@@ -388,7 +405,11 @@ def evidence_query(plan: Plan) -> tuple[Query, dict[str, object]]:
     sums = [c for c in columns if c.aggregate]
     inner = ",\n           ".join(f"{c.sql} as {c.name}" for c in [*keys, *sums])
     grouped = ", ".join(c.name for c in keys)
-    outer = ", ".join(f"{c.name}" for c in keys) + ", count(*) as n" + "".join(f", sum({c.name})::int8 as {c.name}" for c in sums)
+    outer = (
+        ", ".join(f"{c.name}" for c in keys)
+        + ", count(*) as n"
+        + "".join(f", sum({c.name})::int8 as {c.name}" for c in sums)
+    )
     arrays = ", ".join(f"array_agg({name}) as {name}" for name in [*plan.key_columns, *plan.aggregate_columns])
     header = _header(plan)
     text = (
@@ -416,7 +437,7 @@ def _header(plan: Plan) -> str:
         "-- r* (0 usable, 1 missing, 2 wrong type), c* (a category's position, 0 other, -1 none), u*\n"
         "-- (1 when the unit column is null); n rows and h* packed hit counts (two 31-bit counters each).\n"
         "-- The grouped rows come back as one row of arrays, one array per column.\n"
-        f"-- Measures: {', '.join(m.name for m in (*plan.durations, *plan.rates, *plan.units)) or 'none'}.\n"
+        f"-- Measures: {', '.join([*(m.name for m in plan.durations), *(m.name for m in plan.rates), *(m.name for m in plan.units)]) or 'none'}.\n"
     )
 
 

@@ -190,7 +190,9 @@ def _flip(value: Any, key: str, source: str) -> datetime | str:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ConfigError(f"sprintgate: {key} = {_shown(value)} is neither an ISO 8601 time nor 'auto' ({source}).") from None
+        raise ConfigError(
+            f"sprintgate: {key} = {_shown(value)} is neither an ISO 8601 time nor 'auto' ({source})."
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -235,12 +237,16 @@ def _targets(table: Any, options: Sequence[str], where: str) -> dict[str, str]:
     targets: dict[str, str] = {}
     for goal_id, value in table.items():
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ConfigError(f"sprintgate: targets.{goal_id} = {_shown(value)} is not a target such as 0.7, \"30%\" or \"5pt\" ({where}).")
+            raise ConfigError(
+                f'sprintgate: targets.{goal_id} = {_shown(value)} is not a target such as 0.7, "30%" or "5pt" ({where}).'
+            )
         targets[goal_id] = str(value)
     for item in options:
         goal_id, sep, value = item.partition("=")
         if not sep or not goal_id.strip() or not value.strip():
-            raise ConfigError(f"sprintgate: --target {_shown(item)} must be GOAL_ID=VALUE, e.g. cache_hit_ceiling=30% (from the command line).")
+            raise ConfigError(
+                f"sprintgate: --target {_shown(item)} must be GOAL_ID=VALUE, e.g. cache_hit_ceiling=30% (from the command line)."
+            )
         targets[goal_id.strip()] = value.strip()
     return targets
 
@@ -248,14 +254,14 @@ def _targets(table: Any, options: Sequence[str], where: str) -> dict[str, str]:
 def _file_mode(value: Any, source: str) -> int:
     text = str(value)
     if not re.fullmatch(r"0?[0-7]{3}", text):
-        raise ConfigError(f"sprintgate: file_mode = {_shown(value)} must be octal like \"0644\" ({source}).")
+        raise ConfigError(f'sprintgate: file_mode = {_shown(value)} must be octal like "0644" ({source}).')
     mode = int(text, 8)
     if mode & 0o600 != 0o600:
         raise ConfigError(f"sprintgate: file_mode = {_shown(value)} must let the owner read and write ({source}).")
     return mode
 
 
-def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str = "pyproject.toml") -> Settings:
+def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str = "pyproject.toml") -> Settings:  # noqa: PLR0912 - one check per kind of setting
     """Settings from the ``[tool.sprintgate]`` table and command-line values (``None`` = not given)."""
     unknown = set(pyproject) - _TOP_KEYS
     if unknown:
@@ -311,11 +317,13 @@ def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str
         else:
             values[key] = value
     for key in ("force", "change_record"):
-        value = cli.get(key)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
+        given = cli.get(key)
+        if given is not None and (not isinstance(given, str) or not given.strip()):
             raise ConfigError(f"sprintgate: --{key.replace('_', '-')} needs a non-empty value (from the command line).")
-        if value is not None and len(value) > 500:
-            raise ConfigError(f"sprintgate: --{key.replace('_', '-')} is longer than 500 characters (from the command line).")
+        if given is not None and len(given) > 500:
+            raise ConfigError(
+                f"sprintgate: --{key.replace('_', '-')} is longer than 500 characters (from the command line)."
+            )
     return Settings(
         env=env,
         thresholds=Thresholds(**{k: v for k, v in numbers.items() if k in _THRESHOLD_KEYS}),

@@ -20,7 +20,9 @@ def _one_line(error: BaseException, dsn: Dsn) -> str:
     return dsn.scrub(text) or type(error).__name__
 
 
-def connect(dsn: Dsn, *, statement_timeout_s: float, connect_timeout_s: float, work_mem_mb: int) -> psycopg.Connection[Any]:
+def connect(
+    dsn: Dsn, *, statement_timeout_s: float, connect_timeout_s: float, work_mem_mb: int
+) -> psycopg.Connection[Any]:
     """A connection whose every transaction is read-only (the server refuses writes), REPEATABLE READ
     (every query of the run reads one snapshot), with timeouts and the gate's planner settings."""
     # Planner settings for this session only, measured with bench/run.py: JIT-compiling the evidence

@@ -99,14 +99,14 @@ def decide_run(
     days_per_window: float = 7.0,
 ) -> Decision:
     """The run's decision from the results of the checks judged in it."""
-    common = {"judged": judged, "total": total}
     if fault is not None:
         return Decision(
             outcome=Outcome.COULD_NOT_MEASURE,
             headline=fault.removeprefix("sprintgate: "),
             cause=fault,
             next_step="retry when the telemetry can be read; nothing was judged",
-            **common,
+            judged=judged,
+            total=total,
         )
     if interrupted or subset is not None or judged < total:
         why = "the run was interrupted" if interrupted else (subset or "some checks did not run")
@@ -115,7 +115,8 @@ def decide_run(
             headline=f"{judged} of {total} checks judged ({why}); a verdict needs every check of the suite in one run",
             cause=why,
             next_step="run the whole suite (pytest goals/) without -k, -m, --lf, --deselect or a file subset",
-            **common,
+            judged=judged,
+            total=total,
         )
     blocking = [r for r in results if r.blocking]
     advisory = [r for r in results if not r.blocking and r.verdict is not Verdict.PASS]
@@ -125,8 +126,12 @@ def decide_run(
     if preconditions:
         root = preconditions[0]
         stopped = [r.goal for r in goals if r.verdict is not Verdict.PASS]
-        failed = any(p.verdict is Verdict.FAIL for p in preconditions)
-        outcome = Outcome.DO_NOT_PROMOTE if failed or any(r.verdict is Verdict.FAIL for r in goals) else Outcome.WAIT
+        precondition_failed = any(p.verdict is Verdict.FAIL for p in preconditions)
+        outcome = (
+            Outcome.DO_NOT_PROMOTE
+            if precondition_failed or any(r.verdict is Verdict.FAIL for r in goals)
+            else Outcome.WAIT
+        )
         cause = root.reason.split(". ")[0].rstrip(".")
         return Decision(
             outcome=outcome,
@@ -134,7 +139,8 @@ def decide_run(
             cause=root.reason,
             next_step=_next_for(root),
             blocked_by=root.goal,
-            **common,
+            judged=judged,
+            total=total,
         )
     failed = [r for r in goals if r.verdict is Verdict.FAIL]
     if failed:
@@ -145,8 +151,17 @@ def decide_run(
             parts.append(f"{_count(len(missed), 'goal')} missed ({', '.join(r.goal for r in missed)})")
         if breached:
             parts.append(f"{_count(len(breached), 'guardrail')} breached ({', '.join(r.goal for r in breached)})")
-        step = f"roll back: {rollback}" if breached else "the flags do not meet the sprint goals; fix and roll out again"
-        return Decision(outcome=Outcome.DO_NOT_PROMOTE, headline="; ".join(parts) + note, cause=None, next_step=step, **common)
+        step = (
+            f"roll back: {rollback}" if breached else "the flags do not meet the sprint goals; fix and roll out again"
+        )
+        return Decision(
+            outcome=Outcome.DO_NOT_PROMOTE,
+            headline="; ".join(parts) + note,
+            cause=None,
+            next_step=step,
+            judged=judged,
+            total=total,
+        )
     waiting = [r for r in goals if r.verdict is Verdict.INCONCLUSIVE]
     if waiting:
         needs = [r.more_events_needed for r in waiting if r.more_events_needed]
@@ -160,7 +175,8 @@ def decide_run(
             headline=f"{_count(len(waiting), 'goal')} not decided yet ({', '.join(r.goal for r in waiting)}){days}{note}",
             cause=None,
             next_step="wait for more data, then rerun with the same flip (reruns spend error: see the report)",
-            **common,
+            judged=judged,
+            total=total,
         )
     guardrails = sum(1 for r in goals if r.kind is Kind.GUARDRAIL)
     passed = _count(len(goals) - guardrails, "goal") + (f" and {_count(guardrails, 'guardrail')}" if guardrails else "")
@@ -169,7 +185,8 @@ def decide_run(
         headline=f"{passed} passed and every precondition holds ({judged} of {total} checks judged){note}",
         cause=None,
         next_step="promote the flags in the change window",
-        **common,
+        judged=judged,
+        total=total,
     )
 
 

@@ -116,7 +116,7 @@ class CellHistogram:
     @property
     def total(self) -> Int:
         """Counts per bucket over every cell."""
-        return self.counts.sum(axis=(0, 1))
+        return np.asarray(self.counts.sum(axis=(0, 1)), dtype=np.int64)
 
     def histogram(self) -> Histogram:
         totals = self.total
@@ -127,10 +127,10 @@ class CellHistogram:
     def cells_at_or_below(self, bucket: int) -> Int:
         """Per cell, how many values are in buckets up to and including ``bucket``."""
         upto = min(max(bucket - self.first + 1, 0), self.counts.shape[2])
-        return self.counts[:, :, :upto].sum(axis=2)
+        return np.asarray(self.counts[:, :, :upto].sum(axis=2), dtype=np.int64)
 
     def cell_totals(self) -> Int:
-        return self.counts.sum(axis=2)
+        return np.asarray(self.counts.sum(axis=2), dtype=np.int64)
 
     def slots(self, selection: slice) -> CellHistogram:
         return CellHistogram(self.counts[selection], self.first)
@@ -299,7 +299,10 @@ def read_arrays(
         raise psycopg.DataError("sprintgate: an evidence query returned no row")
     names = [d.name for d in description]
     rows = int(row[0])
-    arrays = {name: (np.zeros(0, dtype=np.int64) if value is None else value) for name, value in zip(names[1:], row[1:], strict=True)}
+    arrays = {
+        name: (np.zeros(0, dtype=np.int64) if value is None else value)
+        for name, value in zip(names[1:], row[1:], strict=True)
+    }
     return rows, arrays
 
 
@@ -322,134 +325,132 @@ def _bits(packed: Int, bit: int) -> Int:
     return (packed >> (31 * (bit % 2))) & ((1 << 31) - 1)
 
 
-def decode(  # noqa: PLR0912, PLR0915 - one pass over the column map of the plan, kept in one place
-    plan: Plan,
-    arrays: Mapping[str, Int],
-    units: Mapping[str, Int] | None,
-    demand: Mapping[str, Int],
+def decode(
+    plan: Plan, arrays: Mapping[str, Int], units: Mapping[str, Int] | None, demand: Mapping[str, Int]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The pieces of both windows' :class:`WindowEvidence` (everything but the window itself)."""
+    return _decode_window(plan, arrays, units, demand, 0), _decode_window(plan, arrays, units, demand, 1)
+
+
+def _decode_window(  # noqa: PLR0912, PLR0915 - one pass over the column map of the plan, kept in one place
+    plan: Plan, arrays: Mapping[str, Int], units: Mapping[str, Int] | None, demand: Mapping[str, Int], w: int
+) -> dict[str, Any]:
     layout = plan.layout
     shape = (layout.slots, layout.groups + 1)
-    windows: list[dict[str, Any]] = []
-    for w in (0, 1):
-        at = arrays["w"] == w
-        col = {name: values[at] for name, values in arrays.items()}
-        n, t, flags = col["n"], col["t"] - 1, col["flags"]
-        slot, grp = col["slot"], col["grp"]
-        acc = _Accumulator(layout)
-        events: dict[str, int] = {}
-        events_by_slot: dict[str, Int] = {}
-        for index, event in enumerate(plan.types):
-            mine = t == index
-            if mine.any():
-                events[event] = int(n[mine].sum())
-                events_by_slot[event] = np.bincount(slot[mine], weights=n[mine], minlength=layout.slots).astype(np.int64)
-        # Flags are read on the declared event types; a misspelt type is not the rollout's event.
-        declared = t < len(plan.types) - len(plan.variants)
-        flag_states = Counter({FLAG_STATES[int(s)]: int(n[declared & (flags == s)].sum()) for s in np.unique(flags)})
-        usable = flags != 0
-        type_index = {event: i for i, event in enumerate(plan.types)}
+    at = arrays["w"] == w
+    col = {name: values[at] for name, values in arrays.items()}
+    n, t, flags = col["n"], col["t"] - 1, col["flags"]
+    slot, grp = col["slot"], col["grp"]
+    acc = _Accumulator(layout)
+    events: dict[str, int] = {}
+    events_by_slot: dict[str, Int] = {}
+    for index, event in enumerate(plan.types):
+        mine = t == index
+        if mine.any():
+            events[event] = int(n[mine].sum())
+            events_by_slot[event] = np.bincount(slot[mine], weights=n[mine], minlength=layout.slots).astype(np.int64)
+    # Flags are read on the declared event types; a misspelt type is not the rollout's event.
+    declared = t < len(plan.types) - len(plan.variants)
+    flag_states = Counter({FLAG_STATES[int(s)]: int(n[declared & (flags == s)].sum()) for s in np.unique(flags)})
+    usable = flags != 0
+    type_index = {event: i for i, event in enumerate(plan.types)}
 
-        def rows_of(event_types: Iterable[str], measure: str) -> NDArray[np.bool_]:
-            """Rows of the measure's declared types with an object context; counts what is left out."""
-            wanted = np.zeros(t.shape, dtype=bool)
-            for event in event_types:
-                wanted |= t == type_index[event]
-            for variant, spelled in plan.variants.items():
-                if spelled in event_types:
-                    acc.exclude(measure, f"event type written {variant!r}", int(n[t == type_index[variant]].sum()))
-            acc.exclude(measure, "context_not_object", int(n[wanted & ~usable].sum()))
-            return wanted & usable
+    def rows_of(event_types: Iterable[str], measure: str) -> NDArray[np.bool_]:
+        """Rows of the measure's declared types with an object context; counts what is left out."""
+        wanted = np.zeros(t.shape, dtype=bool)
+        for event in event_types:
+            wanted |= t == type_index[event]
+        for variant, spelled in plan.variants.items():
+            if spelled in event_types:
+                acc.exclude(measure, f"event type written {variant!r}", int(n[t == type_index[variant]].sum()))
+        acc.exclude(measure, "context_not_object", int(n[wanted & ~usable].sum()))
+        return np.asarray(wanted & usable, dtype=bool)
 
-        def per_cell(mask: NDArray[np.bool_], weights: Int) -> Int:
-            """``weights`` (one per grouped row) summed per cell over the rows in ``mask``."""
-            cells = slot[mask] * shape[1] + grp[mask]
-            return np.bincount(cells, weights=weights[mask], minlength=shape[0] * shape[1]).astype(np.int64).reshape(shape)
+    def per_cell(mask: NDArray[np.bool_], weights: Int) -> Int:
+        """``weights`` (one per grouped row) summed per cell over the rows in ``mask``."""
+        cells = slot[mask] * shape[1] + grp[mask]
+        return np.bincount(cells, weights=weights[mask], minlength=shape[0] * shape[1]).astype(np.int64).reshape(shape)
 
-        durations: dict[str, CellHistogram] = {}
-        budgets: dict[str, Int] = {}
-        for measure in plan.durations:
-            rows = rows_of(measure.events, measure.name)
-            code = np.full(t.shape, NOT_MEASURED, dtype=np.int64)
-            for event in measure.events:
-                column = col[f"d{plan.duration_column[(event, measure.name)]}"]
-                mine = t == type_index[event]
-                code[mine] = column[mine]
-            for fault, reason in DURATION_FAULTS.items():
-                acc.exclude(measure.name, reason, int(n[rows & (code == fault)].sum()))
-            valid = rows & (code > -3000)
-            buckets = code[valid]
-            first = int(buckets.min()) if buckets.size else 0
-            width = int(buckets.max()) - first + 1 if buckets.size else 1
-            flat = (slot[valid] * shape[1] + grp[valid]) * width + (buckets - first)
-            counts = np.bincount(flat, weights=n[valid], minlength=shape[0] * shape[1] * width)
-            durations[measure.name] = CellHistogram(counts.astype(np.int64).reshape((*shape, width)), first)
-            for threshold in plan.budgets.get(measure.name, ()):
-                key = budget_key(measure.name, threshold)
-                hits = np.zeros(t.shape, dtype=np.int64)
-                for event in measure.events:
-                    bit = plan.hit_bit[(event, key)]
-                    mine = valid & (t == type_index[event])
-                    hits[mine] = _bits(col[f"h{bit // 2}"][mine], bit)
-                budgets[key] = per_cell(valid, hits)
-        rates: dict[str, CellRate] = {}
-        breakdowns: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
-        for rate in plan.rates:
-            rows = rows_of(rate.events, rate.name)
+    durations: dict[str, CellHistogram] = {}
+    budgets: dict[str, Int] = {}
+    for measure in plan.durations:
+        rows = rows_of(measure.events, measure.name)
+        code = np.full(t.shape, NOT_MEASURED, dtype=np.int64)
+        for event in measure.events:
+            column = col[f"d{plan.duration_column[(event, measure.name)]}"]
+            mine = t == type_index[event]
+            code[mine] = column[mine]
+        for fault, reason in DURATION_FAULTS.items():
+            acc.exclude(measure.name, reason, int(n[rows & (code == fault)].sum()))
+        valid = rows & (code > -3000)
+        buckets = code[valid]
+        first = int(buckets.min()) if buckets.size else 0
+        width = int(buckets.max()) - first + 1 if buckets.size else 1
+        flat = (slot[valid] * shape[1] + grp[valid]) * width + (buckets - first)
+        counts = np.bincount(flat, weights=n[valid], minlength=shape[0] * shape[1] * width)
+        durations[measure.name] = CellHistogram(counts.astype(np.int64).reshape((*shape, width)), first)
+        for threshold in plan.budgets.get(measure.name, ()):
+            key = budget_key(measure.name, threshold)
             hits = np.zeros(t.shape, dtype=np.int64)
-            valid = rows.copy()
-            for event in rate.events:
-                mine = rows & (t == type_index[event])
-                if isinstance(rate.hit, EventIs):
-                    hits[mine] = np.where(event == rate.hit.event_type, n[mine], 0)
-                    continue
-                state = col[f"r{plan.rate_column[(event, rate.name)]}"]
-                for code, reason in RATE_FAULTS.items():
-                    acc.exclude(rate.name, f"{rate.hit.field}_{reason}", int(n[mine & (state == code)].sum()))
-                valid &= ~(mine & (state != 0))
-                bit = plan.hit_bit[(event, rate.name)]
-                hits[mine] = _bits(col[f"h{bit // 2}"][mine], bit)
-            rates[rate.name] = CellRate(per_cell(valid, n), per_cell(valid, hits))
-            for category, read_on in plan.categories:
-                if set(read_on) >= set(rate.events):
-                    breakdowns[(rate.name, category.field)] = _breakdown(plan, col, category, rate, valid, hits, type_index)
-        mixes: dict[str, dict[str, int]] = {}
-        for mix in plan.suite.mixes:
-            rows = rows_of(mix.events, mix.name)
-            labels: Counter[str] = Counter()
-            for event in mix.events:
-                codes = col[f"c{plan.category_column[(event, mix.category.field)]}"]
-                mine = rows & (t == type_index[event])
-                for code, label in _labels(mix.category).items():
-                    labels[label] += int(n[mine & (codes == code)].sum())
-            mixes[mix.name] = dict(labels)
-        unit_missing: dict[str, int] = {}
-        for measure in plan.units:
-            rows = rows_of(measure.events, measure.name)
             for event in measure.events:
-                column = col[f"u{plan.unit_column[(event, measure.unit)]}"]
-                unit_missing[measure.name] = unit_missing.get(measure.name, 0) + int(
-                    n[rows & (t == type_index[event]) & (column == 1)].sum()
-                )
-            acc.exclude(measure.name, f"no_{measure.unit}", unit_missing[measure.name])
-        windows.append(
-            {
-                "layout": layout,
-                "durations": durations,
-                "budgets": budgets,
-                "rates": rates,
-                "units": _units(plan, units, w, shape),
-                "breakdowns": breakdowns,
-                "mixes": mixes,
-                "excluded": {m: dict(c) for m, c in sorted(acc.excluded.items())},
-                "events": events,
-                "events_by_slot": events_by_slot,
-                "flags": dict(flag_states),
-                **_demand(demand, w, plan.windows[w]),
-            }
-        )
-    return windows[0], windows[1]
+                bit = plan.hit_bit[(event, key)]
+                mine = valid & (t == type_index[event])
+                hits[mine] = _bits(col[f"h{bit // 2}"][mine], bit)
+            budgets[key] = per_cell(valid, hits)
+    rates: dict[str, CellRate] = {}
+    breakdowns: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
+    for rate in plan.rates:
+        rows = rows_of(rate.events, rate.name)
+        hits = np.zeros(t.shape, dtype=np.int64)
+        valid = rows.copy()
+        for event in rate.events:
+            mine = rows & (t == type_index[event])
+            if isinstance(rate.hit, EventIs):
+                hits[mine] = np.where(event == rate.hit.event_type, n[mine], 0)
+                continue
+            state = col[f"r{plan.rate_column[(event, rate.name)]}"]
+            for fault, reason in RATE_FAULTS.items():
+                acc.exclude(rate.name, f"{rate.hit.field}_{reason}", int(n[mine & (state == fault)].sum()))
+            valid &= ~(mine & (state != 0))
+            bit = plan.hit_bit[(event, rate.name)]
+            hits[mine] = _bits(col[f"h{bit // 2}"][mine], bit)
+        rates[rate.name] = CellRate(per_cell(valid, n), per_cell(valid, hits))
+        for category, read_on in plan.categories:
+            if set(read_on) >= set(rate.events):
+                breakdowns[(rate.name, category.field)] = _breakdown(plan, col, category, rate, valid, hits, type_index)
+    mixes: dict[str, dict[str, int]] = {}
+    for mix in plan.suite.mixes:
+        rows = rows_of(mix.events, mix.name)
+        labels: Counter[str] = Counter()
+        for event in mix.events:
+            codes = col[f"c{plan.category_column[(event, mix.category.field)]}"]
+            mine = rows & (t == type_index[event])
+            for position, label in _labels(mix.category).items():
+                labels[label] += int(n[mine & (codes == position)].sum())
+        mixes[mix.name] = dict(labels)
+    unit_missing: dict[str, int] = {}
+    for per_unit in plan.units:
+        rows = rows_of(per_unit.events, per_unit.name)
+        for event in per_unit.events:
+            column = col[f"u{plan.unit_column[(event, per_unit.unit)]}"]
+            unit_missing[per_unit.name] = unit_missing.get(per_unit.name, 0) + int(
+                n[rows & (t == type_index[event]) & (column == 1)].sum()
+            )
+        acc.exclude(per_unit.name, f"no_{per_unit.unit}", unit_missing[per_unit.name])
+    return {
+        "layout": layout,
+        "durations": durations,
+        "budgets": budgets,
+        "rates": rates,
+        "units": _units(plan, units, w, shape),
+        "breakdowns": breakdowns,
+        "mixes": mixes,
+        "excluded": {m: dict(c) for m, c in sorted(acc.excluded.items())},
+        "events": events,
+        "events_by_slot": events_by_slot,
+        "flags": dict(flag_states),
+        **_demand(demand, w, plan.windows[w]),
+    }
 
 
 def _labels(category: Category) -> dict[int, str]:
@@ -510,5 +511,7 @@ def _demand(arrays: Mapping[str, Int], w: int, window: Window) -> dict[str, Int]
     hour = np.clip(arrays["hour"][mine], 0, hours - 1)
     return {
         "demand_by_hour": np.bincount(hour, weights=arrays["n"][mine], minlength=hours).astype(np.int64),
-        "demand_by_group": np.bincount(arrays["grp"][mine], weights=arrays["n"][mine], minlength=DEMAND_GROUPS + 1).astype(np.int64),
+        "demand_by_group": np.bincount(
+            arrays["grp"][mine], weights=arrays["n"][mine], minlength=DEMAND_GROUPS + 1
+        ).astype(np.int64),
     }

@@ -14,6 +14,8 @@ from sprintgate.contract import columns, quoted_table, schema_sql
 from sprintgate.suite import Suite
 
 _BATCH = 20_000
+
+
 def _plain(value: Any) -> Any:
     """numpy scalars (a generator's np.bool_ or np.float64) as the Python values JSON knows."""
     item = getattr(value, "item", None)
@@ -35,10 +37,7 @@ def _copy_text(value: Any) -> str:
         return "\\N"
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, dict | list):
-        text = _JSON.encode(value)
-    else:
-        text = str(value)
+    text = _JSON.encode(value) if isinstance(value, dict | list) else str(value)
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
@@ -54,14 +53,16 @@ def load_rows(
     width = len(columns(suite))
     count = 0
     batch: list[str] = []
-    with connection.cursor() as cursor, cursor.copy(f"copy {quoted_table(suite)} ({names}) from stdin") as copy:  # type: ignore[arg-type]
+    with connection.cursor() as cursor, cursor.copy(f"copy {quoted_table(suite)} ({names}) from stdin") as copy:
         for row in rows:
             if len(row) != width:
                 raise ValueError(f"sprintgate: a demo row has {len(row)} columns, the contract {width} ({names})")
             try:
                 batch.append("\t".join(_copy_text(v) for v in row) + "\n")
             except (TypeError, ValueError) as error:
-                raise ValueError(f"sprintgate: a demo row of event type {row[2]!r} cannot be written ({error}); fix the suite's demo generator") from None
+                raise ValueError(
+                    f"sprintgate: a demo row of event type {row[2]!r} cannot be written ({error}); fix the suite's demo generator"
+                ) from None
             if len(batch) == _BATCH:
                 copy.write("".join(batch))
                 count += len(batch)
@@ -70,7 +71,7 @@ def load_rows(
                     progress(count)
         copy.write("".join(batch))
         count += len(batch)
-    connection.execute(f"analyze {quoted_table(suite)}")  # type: ignore[arg-type]
+    connection.execute(f"analyze {quoted_table(suite)}")
     if progress is not None:
         progress(count)
     return count

@@ -29,7 +29,9 @@ class GoalInconclusive(Exception):
 class Gate:
     """The judged checks of one run, as the ``gate`` fixture hands them to goal tests."""
 
-    def __init__(self, result: Callable[[str], GoalResult], seen: Callable[[GoalResult], None] = lambda _: None) -> None:
+    def __init__(
+        self, result: Callable[[str], GoalResult], seen: Callable[[GoalResult], None] = lambda _: None
+    ) -> None:
         self._result = result
         self._seen = seen
 

@@ -38,9 +38,13 @@ class Goal:
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID.fullmatch(self.id):
-            raise DeclarationError(f"sprintgate: goal id {self.id!r} must be lowercase letters, digits and underscores.")
+            raise DeclarationError(
+                f"sprintgate: goal id {self.id!r} must be lowercase letters, digits and underscores."
+            )
         if self.kind not in (Kind.GOAL, Kind.GUARDRAIL):
-            raise DeclarationError(f"sprintgate: goal {self.id}: kind must be Kind.GOAL or Kind.GUARDRAIL, got {self.kind!r}.")
+            raise DeclarationError(
+                f"sprintgate: goal {self.id}: kind must be Kind.GOAL or Kind.GUARDRAIL, got {self.kind!r}."
+            )
         for method in ("evaluate", "target", "with_target", "needs", "reads", "placebo", "title"):
             if not callable(getattr(self.metric, method, None)):
                 raise DeclarationError(
@@ -48,7 +52,9 @@ class Goal:
                     "QuantileBudget, MeanRatio, RateLimit, RateChange)."
                 )
         if not isinstance(self.clustering, Clustering):
-            raise DeclarationError(f"sprintgate: goal {self.id}: clustering must be a Clustering, got {self.clustering!r}.")
+            raise DeclarationError(
+                f"sprintgate: goal {self.id}: clustering must be a Clustering, got {self.clustering!r}."
+            )
 
     def heading(self) -> str:
         """The title a reader sees: the declared one (``{target}`` filled in) or the metric's own."""
@@ -77,6 +83,8 @@ class Row:
         if not isinstance(self.label, str) or not self.label.strip() or len(self.label) > 120:
             raise DeclarationError(f"sprintgate: report row label {self.label!r} must be a short non-empty text.")
         if not callable(getattr(self.metric, "value", None)):
-            raise DeclarationError(f"sprintgate: report row {self.label!r}: {self.metric!r} is not a report-only metric.")
+            raise DeclarationError(
+                f"sprintgate: report row {self.label!r}: {self.metric!r} is not a report-only metric."
+            )
         if self.goal is not None:
             check_name("goal id", self.goal)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from sprintgate.units import Unit, count_unit, duration_unit
@@ -77,9 +77,13 @@ class Duration:
         check_events(f"measure {self.name}", self.events)
         check_field(f"measure {self.name}", self.field)
         if not isinstance(self.limit, int | float) or not math.isfinite(self.limit) or self.limit <= 0:
-            raise DeclarationError(f"sprintgate: measure {self.name}: limit must be a positive number, got {self.limit!r}.")
+            raise DeclarationError(
+                f"sprintgate: measure {self.name}: limit must be a positive number, got {self.limit!r}."
+            )
         if not re.fullmatch(r"[A-Za-zµ]{1,8}", self.unit):
-            raise DeclarationError(f"sprintgate: measure {self.name}: unit {self.unit!r} must be a short word such as 'ms'.")
+            raise DeclarationError(
+                f"sprintgate: measure {self.name}: unit {self.unit!r} must be a short word such as 'ms'."
+            )
 
     @property
     def words(self) -> str:
@@ -114,7 +118,9 @@ class FieldPresent:
     def __post_init__(self) -> None:
         check_field("FieldPresent", self.field)
         if self.json_type not in ("string", "number", "boolean", "object", "array"):
-            raise DeclarationError(f"sprintgate: FieldPresent({self.field!r}): json_type {self.json_type!r} is not a JSON type.")
+            raise DeclarationError(
+                f"sprintgate: FieldPresent({self.field!r}): json_type {self.json_type!r} is not a JSON type."
+            )
 
     def describe(self) -> str:
         return f"{self.field} present"
@@ -199,7 +205,7 @@ class Category:
     the telemetry writes."""
 
     field: str
-    values: tuple[str, ...] = field(default=())
+    values: tuple[str, ...]
 
     def __post_init__(self) -> None:
         check_field("Category", self.field)

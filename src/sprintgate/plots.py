@@ -92,7 +92,9 @@ def _figure(height: float, result: GoalResult, *, left: float = 0.85) -> tuple[F
 
 
 def _no_data(axes: Axes, what: str) -> None:
-    axes.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=axes.transAxes, fontsize=11, color="#555555")
+    axes.text(
+        0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=axes.transAxes, fontsize=11, color="#555555"
+    )
     axes.set_xticks([])
     axes.set_yticks([])
 
@@ -103,7 +105,9 @@ def _statistic_box(axes: Axes, result: GoalResult) -> None:
         return
     lines = [f"{result.measured}:", f"{result.unit.format(result.estimate)}"]
     if result.interval is not None:
-        lines.append(f"interval {result.unit.format(result.interval.low)} to {result.unit.format(result.interval.high)}")
+        lines.append(
+            f"interval {result.unit.format(result.interval.low)} to {result.unit.format(result.interval.high)}"
+        )
     if result.target is not None:
         side = "at most" if result.better is not None and result.better.value == "lower" else "at least"
         lines.append(f"target {side} {result.unit.format(result.target)}")
@@ -127,13 +131,21 @@ def _ecdf(axes: Axes, evidence: Evidence, measure: str, label: str, q: float) ->
     histogram = cells.histogram()
     cumulative = np.cumsum(histogram.counts) / histogram.n
     keep = np.unique(np.searchsorted(cumulative, np.linspace(0, 1, 400), side="left").clip(0, cumulative.size - 1))
-    axes.step(histogram.values[keep], cumulative[keep], where="post", color=WINDOWS[label], label=f"{label} (n = {histogram.n:,})")
+    axes.step(
+        histogram.values[keep],
+        cumulative[keep],
+        where="post",
+        color=WINDOWS[label],
+        label=f"{label} (n = {histogram.n:,})",
+    )
     value = histogram.quantile(q)
     axes.axvline(value, color=WINDOWS[label], linestyle=":", linewidth=1)
     return value
 
 
-def draw_durations(result: GoalResult, evidence: Evidence, measure: str, q: float, *, reference: str, budget: float | None = None) -> Figure:
+def draw_durations(
+    result: GoalResult, evidence: Evidence, measure: str, q: float, *, reference: str, budget: float | None = None
+) -> Figure:
     """The distribution of a duration in both windows (log scale), the quantile, the target and the
     deciding interval (a ratio is drawn at BASELINE's quantile times the ratio)."""
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]
@@ -146,9 +158,21 @@ def draw_durations(result: GoalResult, evidence: Evidence, measure: str, q: floa
         unit = result.value_unit
         scale = base if reference == "ratio" else None
         if reference == "ratio" and scale and result.interval is not None:
-            axes.axvspan(result.interval.low * scale, result.interval.high * scale, color=COLOURS[result.verdict], alpha=0.15, label="interval for POST's quantile")
+            axes.axvspan(
+                result.interval.low * scale,
+                result.interval.high * scale,
+                color=COLOURS[result.verdict],
+                alpha=0.15,
+                label="interval for POST's quantile",
+            )
         if reference == "ratio" and scale and result.target is not None:
-            axes.axvline(result.target * scale, color="black", linestyle="--", linewidth=1.2, label=f"target: {result.unit.format(result.target)} x BASELINE")
+            axes.axvline(
+                result.target * scale,
+                color="black",
+                linestyle="--",
+                linewidth=1.2,
+                label=f"target: {result.unit.format(result.target)} x BASELINE",
+            )
         if reference == "budget" and budget is not None:
             axes.axvline(budget, color="black", linestyle="--", linewidth=1.2, label=f"budget {unit.format(budget)}")
             axes.axhline(q, color="#999999", linestyle=":", linewidth=1)
@@ -168,7 +192,9 @@ def draw_durations(result: GoalResult, evidence: Evidence, measure: str, q: floa
         return figure
 
 
-def durations(result: GoalResult, evidence: Evidence, measure: str, q: float, *, reference: str, budget: float | None = None) -> bytes:
+def durations(
+    result: GoalResult, evidence: Evidence, measure: str, q: float, *, reference: str, budget: float | None = None
+) -> bytes:
     return png(draw_durations(result, evidence, measure, q, reference=reference, budget=budget))
 
 
@@ -176,23 +202,59 @@ def draw_rates(result: GoalResult, evidence: Evidence, measure: str) -> Figure:
     """The rate in both windows with the deciding interval, against the ceiling, floor or margin."""
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]
         figure, axes = _figure(3.0, result, left=1.0)
-        totals = {label: (evidence.window(label).rates[measure].total if measure in evidence.window(label).rates else (0, 0)) for label in ("BASELINE", "POST")}
+        totals = {
+            label: (evidence.window(label).rates[measure].total if measure in evidence.window(label).rates else (0, 0))
+            for label in ("BASELINE", "POST")
+        }
         if not any(n for _, n in totals.values()):
             _no_data(axes, f"no {measure.replace('_', ' ')} events in either window")
             return figure
         for y, (label, (hits, n)) in enumerate(totals.items()):
             if not n:
-                axes.text(0.5, y, f"{label}: no data", va="center", ha="center", transform=axes.get_yaxis_transform(), color="#555555")
+                axes.text(
+                    0.5,
+                    y,
+                    f"{label}: no data",
+                    va="center",
+                    ha="center",
+                    transform=axes.get_yaxis_transform(),
+                    color="#555555",
+                )
                 continue
             axes.plot([100 * hits / n], [y], "o", color=WINDOWS[label])
-            axes.annotate(f"{PERCENT.format(hits / n)} of {n:,}", (100 * hits / n, y), xytext=(0, 9), textcoords="offset points", ha="center", fontsize=8)
+            axes.annotate(
+                f"{PERCENT.format(hits / n)} of {n:,}",
+                (100 * hits / n, y),
+                xytext=(0, 9),
+                textcoords="offset points",
+                ha="center",
+                fontsize=8,
+            )
         if result.target is not None and result.unit is PERCENT:
-            axes.axvline(100 * result.target, color="black", linestyle="--", linewidth=1.2, label=f"limit {PERCENT.format(result.target)}")
+            axes.axvline(
+                100 * result.target,
+                color="black",
+                linestyle="--",
+                linewidth=1.2,
+                label=f"limit {PERCENT.format(result.target)}",
+            )
         elif result.target is not None and result.baseline.value is not None and result.unit.name == "points":
             limit = result.baseline.value + result.target
-            axes.axvline(100 * limit, color="black", linestyle="--", linewidth=1.2, label=f"BASELINE {result.unit.format(result.target)}")
+            axes.axvline(
+                100 * limit,
+                color="black",
+                linestyle="--",
+                linewidth=1.2,
+                label=f"BASELINE {result.unit.format(result.target)}",
+            )
         if result.interval is not None and result.unit is PERCENT:
-            axes.axvspan(100 * result.interval.low, 100 * result.interval.high, color=COLOURS[result.verdict], alpha=0.15, label="interval for POST")
+            axes.axvspan(
+                100 * result.interval.low,
+                100 * result.interval.high,
+                color=COLOURS[result.verdict],
+                alpha=0.15,
+                label="interval for POST",
+            )
         axes.set_yticks([0, 1], ["BASELINE", "POST"])
         axes.set_ylim(-0.7, 3.6)  # the room above POST holds the statistic's box
         axes.set_xlabel(f"{measure.replace('_', ' ')} rate (%)")
@@ -220,7 +282,13 @@ def draw_per_unit(result: GoalResult, evidence: Evidence, measure: str) -> Figur
             drawn = True
             counts = np.minimum(histogram.values, 15)
             shares = np.array([histogram.counts[counts == k].sum() for k in range(1, 16)]) / histogram.n
-            axes.bar(np.arange(1, 16) + offset, shares, width=width, color=WINDOWS[label], label=f"{label}: mean {histogram.mean():.2f} ({histogram.n:,} units)")
+            axes.bar(
+                np.arange(1, 16) + offset,
+                shares,
+                width=width,
+                color=WINDOWS[label],
+                label=f"{label}: mean {histogram.mean():.2f} ({histogram.n:,} units)",
+            )
         if not drawn:
             _no_data(axes, "no units in either window")
             return figure
@@ -244,7 +312,9 @@ def draw_overview(results: Sequence[GoalResult], decision: Decision) -> Figure:
     shown = [r for r in results if r.kind is not Kind.PRECONDITION]
     preconditions = [r for r in results if r.kind is Kind.PRECONDITION]
     unmet = [p for p in preconditions if p.verdict is not Verdict.PASS]
-    note = "Preconditions: " + ("all met" if not unmet else "; ".join(f"{p.goal} {p.verdict.value.upper()}" for p in unmet))
+    note = "Preconditions: " + (
+        "all met" if not unmet else "; ".join(f"{p.goal} {p.verdict.value.upper()}" for p in unmet)
+    )
     header = "\n".join([_wrap(decision.line(), 100), _wrap(f"Next: {decision.next_step}", 110), _wrap(note, 110)])
     titles = [_wrap(f"{r.title} [{r.unit.name}]: {cause(r)}", 110) for r in shown]
     width, left, right = 9.5, 0.25, 0.3
@@ -253,7 +323,15 @@ def draw_overview(results: Sequence[GoalResult], decision: Decision) -> Figure:
     total = head + sum(rows) + 0.2 + (0.6 if not shown else 0)
     with plt.rc_context(_STYLE):  # type: ignore[arg-type]
         figure = plt.figure(figsize=(width, total))
-        figure.text(0.1 / width, 1 - 0.12 / total, header, ha="left", va="top", fontsize=10, color=OUTCOME_COLOURS[decision.outcome])
+        figure.text(
+            0.1 / width,
+            1 - 0.12 / total,
+            header,
+            ha="left",
+            va="top",
+            fontsize=10,
+            color=OUTCOME_COLOURS[decision.outcome],
+        )
         y = total - head
         for result, title, row in zip(shown, titles, rows, strict=True):
             y -= row
@@ -261,14 +339,26 @@ def draw_overview(results: Sequence[GoalResult], decision: Decision) -> Figure:
             colour = COLOURS[result.verdict]
             unit = result.unit
             scale = unit.scale
-            if result.interval is not None and math.isfinite(result.interval.low) and math.isfinite(result.interval.high):
-                axes.plot([result.interval.low * scale, result.interval.high * scale], [0, 0], color=colour, linewidth=5, solid_capstyle="butt")
+            if (
+                result.interval is not None
+                and math.isfinite(result.interval.low)
+                and math.isfinite(result.interval.high)
+            ):
+                axes.plot(
+                    [result.interval.low * scale, result.interval.high * scale],
+                    [0, 0],
+                    color=colour,
+                    linewidth=5,
+                    solid_capstyle="butt",
+                )
             if result.estimate is not None:
                 axes.plot([result.estimate * scale], [0], "o", color="white", markeredgecolor=colour, markersize=8)
             if result.target is not None:
                 axes.axvline(result.target * scale, color="black", linestyle="--", linewidth=1)
             if result.estimate is None and result.interval is None:
-                axes.text(0.5, 0.5, "no data", ha="center", va="center", transform=axes.transAxes, color="#555555", fontsize=9)
+                axes.text(
+                    0.5, 0.5, "no data", ha="center", va="center", transform=axes.transAxes, color="#555555", fontsize=9
+                )
             axes.set_yticks([])
             axes.spines["left"].set_visible(False)
             axes.tick_params(axis="x", labelsize=8)
@@ -287,11 +377,10 @@ def text_overlaps(figure: Figure) -> list[tuple[str, str]]:
     """Pairs of visible texts whose boxes overlap once drawn (for the tests: nothing may overlap)."""
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    texts = [*figure.texts]
-    if figure._suptitle is not None:  # noqa: SLF001 - matplotlib keeps the suptitle there
-        texts.append(figure._suptitle)  # noqa: SLF001
+    texts: list[Any] = [*figure.texts, getattr(figure, "_suptitle", None)]  # where matplotlib keeps the suptitle
     for axes in figure.axes:
-        texts += [axes.title, axes._left_title, axes._right_title, axes.xaxis.label, axes.yaxis.label, *axes.texts]  # noqa: SLF001
+        titles = [getattr(axes, f"_{side}_title", None) for side in ("left", "right")]
+        texts += [axes.title, *titles, axes.xaxis.label, axes.yaxis.label, *axes.texts]
         for axis in (axes.xaxis, axes.yaxis):
             low, high = sorted(axis.get_view_interval())
             slack = (high - low) * 1e-9
@@ -299,7 +388,7 @@ def text_overlaps(figure: Figure) -> list[tuple[str, str]]:
         legend = axes.get_legend()
         if legend is not None:
             texts += list(legend.get_texts())
-    texts = list({id(t): t for t in texts if t.get_visible() and t.get_text().strip()}.values())
+    texts = list({id(t): t for t in texts if t is not None and t.get_visible() and t.get_text().strip()}.values())
     boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
     overlaps = []
     for i, (a, box_a) in enumerate(boxes):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -24,9 +24,9 @@ import pytest
 
 from sprintgate.config import ConfigError, read_pyproject, resolve
 from sprintgate.database import DatabaseError
-from sprintgate.gate import Gate, GoalInconclusive, GoalNotMet
 from sprintgate.decision import ACTIONS
 from sprintgate.dsn import scrub
+from sprintgate.gate import Gate, GoalInconclusive, GoalNotMet
 from sprintgate.goals import Goal
 from sprintgate.measures import DeclarationError, Measure
 from sprintgate.preconditions import Precondition
@@ -88,18 +88,75 @@ def _annotate(run: Run, result: GoalResult) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sprintgate", "sprintgate release gate")
-    group.addoption("--env", dest="sprintgate_env", metavar="NAME", help="environment to judge: demo (embedded, the default), staging, production, or one from [tool.sprintgate.environments].")
-    group.addoption("--scenario", dest="sprintgate_scenario", metavar="NAME", help="demo scenario the demo environment loads (default: the suite's first).")
-    group.addoption("--baseline", dest="sprintgate_baseline", metavar="START/END", help="BASELINE window, ISO 8601, UTC, half-open.")
-    group.addoption("--post", dest="sprintgate_post", metavar="START/END", help="POST window, ISO 8601, UTC, half-open.")
-    group.addoption("--flip", dest="sprintgate_flip", metavar="TIME|auto", help="the flag flip: BASELINE is the window before it, POST the window after the warm-up; auto finds it from the first events with every flag on.")
-    group.addoption("--staging-results", dest="sprintgate_staging_results", metavar="PATH", help="the signed staging results.json a promotion requires (default reports/staging/results.json).")
-    group.addoption("--force", dest="sprintgate_force", metavar="REASON", help="promote without verified staging evidence; the reason is recorded in every report.")
-    group.addoption("--change-record", dest="sprintgate_change_record", metavar="ID", help="the change record this run belongs to (in the reports and as an Allure link).")
-    group.addoption("--confidence", dest="sprintgate_confidence", type=float, metavar="LEVEL", help="two-sided confidence level of every interval (default 0.90).")
-    group.addoption("--target", dest="sprintgate_targets", action="append", metavar="GOAL=VALUE", help="override a goal's target, in its unit (0.7, 30%%, 5pt, 2000ms); repeatable.")
-    group.addoption("--demo-scale", dest="sprintgate_demo_scale", type=float, metavar="FACTOR", help="event volume of the demo scenario relative to its definition (default 1).")
-    group.addoption("--reports-dir", dest="sprintgate_reports_dir", metavar="DIR", help="where reports/<env>/ is written (default: reports under the rootdir).")
+    group.addoption(
+        "--env",
+        dest="sprintgate_env",
+        metavar="NAME",
+        help="environment to judge: demo (embedded, the default), staging, production, or one from [tool.sprintgate.environments].",
+    )
+    group.addoption(
+        "--scenario",
+        dest="sprintgate_scenario",
+        metavar="NAME",
+        help="demo scenario the demo environment loads (default: the suite's first).",
+    )
+    group.addoption(
+        "--baseline", dest="sprintgate_baseline", metavar="START/END", help="BASELINE window, ISO 8601, UTC, half-open."
+    )
+    group.addoption(
+        "--post", dest="sprintgate_post", metavar="START/END", help="POST window, ISO 8601, UTC, half-open."
+    )
+    group.addoption(
+        "--flip",
+        dest="sprintgate_flip",
+        metavar="TIME|auto",
+        help="the flag flip: BASELINE is the window before it, POST the window after the warm-up; auto finds it from the first events with every flag on.",
+    )
+    group.addoption(
+        "--staging-results",
+        dest="sprintgate_staging_results",
+        metavar="PATH",
+        help="the signed staging results.json a promotion requires (default reports/staging/results.json).",
+    )
+    group.addoption(
+        "--force",
+        dest="sprintgate_force",
+        metavar="REASON",
+        help="promote without verified staging evidence; the reason is recorded in every report.",
+    )
+    group.addoption(
+        "--change-record",
+        dest="sprintgate_change_record",
+        metavar="ID",
+        help="the change record this run belongs to (in the reports and as an Allure link).",
+    )
+    group.addoption(
+        "--confidence",
+        dest="sprintgate_confidence",
+        type=float,
+        metavar="LEVEL",
+        help="two-sided confidence level of every interval (default 0.90).",
+    )
+    group.addoption(
+        "--target",
+        dest="sprintgate_targets",
+        action="append",
+        metavar="GOAL=VALUE",
+        help="override a goal's target, in its unit (0.7, 30%%, 5pt, 2000ms); repeatable.",
+    )
+    group.addoption(
+        "--demo-scale",
+        dest="sprintgate_demo_scale",
+        type=float,
+        metavar="FACTOR",
+        help="event volume of the demo scenario relative to its definition (default 1).",
+    )
+    group.addoption(
+        "--reports-dir",
+        dest="sprintgate_reports_dir",
+        metavar="DIR",
+        help="where reports/<env>/ is written (default: reports under the rootdir).",
+    )
 
 
 def _suite(config: pytest.Config) -> tuple[Suite, Path]:
@@ -114,12 +171,18 @@ def _suite(config: pytest.Config) -> tuple[Suite, Path]:
             "sprintgate: no suite is declared; add SUITE = Suite(...) to the conftest.py of your goals folder (README, 'Write your first goal')."
         )
     if len({id(s) for s, _ in found}) > 1:
-        raise pytest.UsageError(f"sprintgate: more than one conftest declares a SUITE ({', '.join(str(p) for _, p in found)}); a run judges one suite.")
+        raise pytest.UsageError(
+            f"sprintgate: more than one conftest declares a SUITE ({', '.join(str(p) for _, p in found)}); a run judges one suite."
+        )
     return found[0]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or getattr(config.option, "numprocesses", None) or getattr(config.option, "dist", "no") != "no":
+    if (
+        hasattr(config, "workerinput")
+        or getattr(config.option, "numprocesses", None)
+        or getattr(config.option, "dist", "no") != "no"
+    ):
         raise pytest.UsageError(
             "sprintgate: the gate fetches the evidence once and judges every goal in one process; run it without -n/--dist (pytest-xdist)."
         )
@@ -151,6 +214,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _pytest_postgresql_option(config: pytest.Config, name: str) -> object | None:
     """pytest-postgresql's option or ini value, when that plugin is loaded (it may be disabled)."""
+    value: object | None
     try:
         value = config.getoption(name)
     except ValueError:
@@ -158,12 +222,13 @@ def _pytest_postgresql_option(config: pytest.Config, name: str) -> object | None
     if value is not None:
         return value
     try:
-        return config.getini(name) or None
+        value = config.getini(name)
     except ValueError:
         return None
+    return value or None
 
 
-def _terminal_line(config: pytest.Config) -> object:
+def _terminal_line(config: pytest.Config) -> Callable[[str], None]:
     def say(message: str) -> None:
         capture = config.pluginmanager.getplugin("capturemanager")
         writer = config.get_terminal_writer()
@@ -223,8 +288,10 @@ def _uncollected(suite_dir: Path, collected: set[Path]) -> list[tuple[Path, Modu
             sys.path.insert(0, str(folder))
         try:
             found.append((path, importlib.import_module(name)))
-        except Exception as error:  # noqa: BLE001 - any failure to load a goal module is one usage line
-            raise pytest.UsageError(f"sprintgate: {path.name} does not load: {terminal(type(error).__name__)}: {terminal(str(error))}.") from None
+        except Exception as error:
+            raise pytest.UsageError(
+                f"sprintgate: {path.name} does not load: {terminal(type(error).__name__)}: {terminal(str(error))}."
+            ) from None
     return found
 
 
@@ -246,7 +313,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             module = getattr(item, "module", None)
             check = None if module is None else _declared_in(module)
             if check is None:
-                raise pytest.UsageError(f"sprintgate: {item.nodeid} uses the gate but its module declares no GOAL or PRECONDITION.")
+                raise pytest.UsageError(
+                    f"sprintgate: {item.nodeid} uses the gate but its module declares no GOAL or PRECONDITION."
+                )
             path = Path(str(item.path)).resolve()
             collected.add(path)
             state.run.declare(check, path)
@@ -310,7 +379,9 @@ def gate(request: pytest.FixtureRequest) -> Gate:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     state = item.config.stash[STATE]
     excinfo = call.excinfo
@@ -318,7 +389,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if isinstance(excinfo.value, GoalInconclusive):
             report.outcome = "skipped"
             report.sprintgate_verdict = "inconclusive"  # type: ignore[attr-defined]
-            report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"INCONCLUSIVE: {terminal(str(excinfo.value))}")
+            report.longrepr = (
+                str(item.path),
+                (item.location[1] or 0) + 1,
+                f"INCONCLUSIVE: {terminal(str(excinfo.value))}",
+            )
         elif excinfo.errisinstance(GoalNotMet) or excinfo.errisinstance(FAULTS):
             report.longrepr = terminal(str(excinfo.value))
     secrets = () if state.run.source is None else state.run.source.secrets
@@ -354,7 +429,9 @@ def _scrub_report(report: pytest.TestReport, secrets: tuple[str, ...]) -> None:
     report.sections = [(title, scrub(body, secrets)) for title, body in report.sections]
 
 
-def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     if getattr(report, "sprintgate_verdict", None) == "inconclusive":
         return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
     return None

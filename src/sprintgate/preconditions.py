@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TypeVar
 
@@ -45,8 +45,12 @@ class Precondition:
 FLAGS_ENABLED = Precondition("flags_enabled", "Flags on in POST, off in BASELINE")
 TELEMETRY_PRESENT = Precondition("telemetry_present", "Telemetry present in both windows")
 WINDOW_SUFFICIENT = Precondition("window_sufficient", "Windows long enough, of equal length, closed and complete")
-WINDOWS_COMPARABLE = Precondition("windows_comparable", "BASELINE and POST comparable (volume, time of day, weekday, mixes)")
-TELEMETRY_UNDERSTOOD = Precondition("telemetry_understood", "Every row used or counted under a reason; no duplicate ids")
+WINDOWS_COMPARABLE = Precondition(
+    "windows_comparable", "BASELINE and POST comparable (volume, time of day, weekday, mixes)"
+)
+TELEMETRY_UNDERSTOOD = Precondition(
+    "telemetry_understood", "Every row used or counted under a reason; no duplicate ids"
+)
 PRECONDITIONS = (FLAGS_ENABLED, TELEMETRY_PRESENT, WINDOW_SUFFICIENT, WINDOWS_COMPARABLE, TELEMETRY_UNDERSTOOD)
 BY_NAME = {p.name: p for p in PRECONDITIONS}
 DAYS = count_unit("days")
@@ -109,36 +113,42 @@ def check_flags(evidence: Evidence, suite: Suite, thresholds: Thresholds) -> Pre
     on_share = post_on / post_all if post_all else None
     off_share = base_off / carrying if carrying else None
     details = {"baseline": dict(evidence.baseline.flags), "post": dict(evidence.post.flags), "flags": list(suite.flags)}
-    common = {
-        "estimate": on_share,
-        "target": thresholds.flag_share,
-        "better": Better.HIGHER,
-        "baseline": Observation(off_share, carrying),
-        "post": Observation(on_share, post_all),
-        "details": details,
-    }
+    outline = _result(
+        FLAGS_ENABLED,
+        Verdict.PASS,
+        None,
+        "",
+        estimate=on_share,
+        target=thresholds.flag_share,
+        better=Better.HIGHER,
+        baseline=Observation(off_share, carrying),
+        post=Observation(on_share, post_all),
+        details=details,
+    )
     flags = " and ".join(suite.flags)
     need = PERCENT.format(thresholds.flag_share)
     if on_share is None or on_share < thresholds.flag_share:
-        seen = "POST has no events" if on_share is None else f"only {PERCENT.format(on_share)} of {post_all:,} POST events carry every flag on"
+        seen = (
+            "POST has no events"
+            if on_share is None
+            else f"only {PERCENT.format(on_share)} of {post_all:,} POST events carry every flag on"
+        )
         return PreconditionCheck(
-            _result(
-                FLAGS_ENABLED,
-                Verdict.FAIL,
-                "flags_off",
-                f"Flag off vs flag still off: {seen} (need {need}); confirm the deployment enables {flags} before judging.",
-                **common,  # type: ignore[arg-type]
+            replace(
+                outline,
+                verdict=Verdict.FAIL,
+                reason_code="flags_off",
+                reason=f"Flag off vs flag still off: {seen} (need {need}); confirm the deployment enables {flags} before judging.",
             )
         )
     if off_share is not None and off_share < thresholds.flag_share:
         return PreconditionCheck(
-            _result(
-                FLAGS_ENABLED,
-                Verdict.FAIL,
-                "flags_on_in_baseline",
-                f"BASELINE is not a flag-off window: only {PERCENT.format(off_share)} of {carrying:,} BASELINE events that carry "
+            replace(
+                outline,
+                verdict=Verdict.FAIL,
+                reason_code="flags_on_in_baseline",
+                reason=f"BASELINE is not a flag-off window: only {PERCENT.format(off_share)} of {carrying:,} BASELINE events that carry "
                 "flags have them all off; move the BASELINE window before the flip.",
-                **common,  # type: ignore[arg-type]
             )
         )
     before = (
@@ -147,7 +157,12 @@ def check_flags(evidence: Evidence, suite: Suite, thresholds: Thresholds) -> Pre
         else "; BASELINE events predate the flags."
     )
     return PreconditionCheck(
-        _result(FLAGS_ENABLED, Verdict.PASS, None, f"{PERCENT.format(on_share)} of {post_all:,} POST events carry every flag on{before}", **common)  # type: ignore[arg-type]
+        replace(
+            outline,
+            verdict=Verdict.PASS,
+            reason_code=None,
+            reason=f"{PERCENT.format(on_share)} of {post_all:,} POST events carry every flag on{before}",
+        )
     )
 
 
@@ -177,7 +192,13 @@ def check_telemetry(evidence: Evidence, goals: Sequence[Goal]) -> PreconditionCh
             )
     if not gaps:
         return PreconditionCheck(
-            _result(TELEMETRY_PRESENT, Verdict.PASS, None, "Every event type the goals need has events in both windows.", unit=ROWS)
+            _result(
+                TELEMETRY_PRESENT,
+                Verdict.PASS,
+                None,
+                "Every event type the goals need has events in both windows.",
+                unit=ROWS,
+            )
         )
     listed = "; ".join(
         f"no {name} events in the {window} window (needed by {', '.join(ids)})"
@@ -223,7 +244,10 @@ def check_windows(evidence: Evidence, thresholds: Thresholds) -> PreconditionChe
         covered = _coverage(window_evidence)
         if covered < thresholds.min_coverage * window_evidence.window.days:
             problems.append(
-                ("window_not_covered", f"demand events in the {name} window cover only {covered:.2f} of its {window_evidence.window.days:.2f} days")
+                (
+                    "window_not_covered",
+                    f"demand events in the {name} window cover only {covered:.2f} of its {window_evidence.window.days:.2f} days",
+                )
             )
     census = evidence.census
     slack = timedelta(hours=thresholds.late_slack_hours)
@@ -250,24 +274,34 @@ def check_windows(evidence: Evidence, thresholds: Thresholds) -> PreconditionChe
         "newest_event_at": None if census.newest_event_at is None else census.newest_event_at.isoformat(),
         "checked_at": census.checked_at.isoformat(),
     }
-    common = {"unit": DAYS, "estimate": min(base.days, post.days), "target": thresholds.min_window_days, "better": Better.HIGHER, "details": details}
+    outline = _result(
+        WINDOW_SUFFICIENT,
+        Verdict.PASS,
+        None,
+        "",
+        unit=DAYS,
+        estimate=min(base.days, post.days),
+        target=thresholds.min_window_days,
+        better=Better.HIGHER,
+        details=details,
+    )
     if problems:
         return PreconditionCheck(
-            _result(
-                WINDOW_SUFFICIENT,
-                Verdict.INCONCLUSIVE,
-                problems[0][0],
-                "Not enough time to judge: " + "; ".join(p for _, p in problems) + ". Wait for more data or widen the windows.",
-                **common,  # type: ignore[arg-type]
+            replace(
+                outline,
+                verdict=Verdict.INCONCLUSIVE,
+                reason_code=problems[0][0],
+                reason="Not enough time to judge: "
+                + "; ".join(p for _, p in problems)
+                + ". Wait for more data or widen the windows.",
             )
         )
     return PreconditionCheck(
-        _result(
-            WINDOW_SUFFICIENT,
-            Verdict.PASS,
-            None,
-            f"Both windows span {base.days:g} days (minimum {thresholds.min_window_days:g}), their events cover them, and POST is closed and complete.",
-            **common,  # type: ignore[arg-type]
+        replace(
+            outline,
+            verdict=Verdict.PASS,
+            reason_code=None,
+            reason=f"Both windows span {base.days:g} days (minimum {thresholds.min_window_days:g}), their events cover them, and POST is closed and complete.",
         )
     )
 
@@ -311,10 +345,16 @@ def check_comparable(evidence: Evidence, suite: Suite, thresholds: Thresholds) -
     how_post = _fold(post.demand_by_hour, hour_of_week(post))
     measured: dict[str, tuple[float, float] | None] = {
         "hour_of_day": total_variation(_refold(how_base, 24), _refold(how_post, 24)),
-        "weekday": total_variation({k: v for k, v in _refold_by(how_base, lambda h: h // 24).items()}, _refold_by(how_post, lambda h: h // 24)),
+        "weekday": total_variation(
+            dict(_refold_by(how_base, lambda h: h // 24).items()), _refold_by(how_post, lambda h: h // 24)
+        ),
         "cluster_mix": total_variation(_groups(base), _groups(post)),
     }
-    bounds = {"hour_of_day": thresholds.max_mix_distance, "weekday": thresholds.max_mix_distance, "cluster_mix": thresholds.max_cluster_distance}
+    bounds = {
+        "hour_of_day": thresholds.max_mix_distance,
+        "weekday": thresholds.max_mix_distance,
+        "cluster_mix": thresholds.max_cluster_distance,
+    }
     for mix in suite.mixes:
         a = {k: v for k, v in base.mixes.get(mix.name, {}).items() if k != "(none)"}
         b = {k: v for k, v in post.mixes.get(mix.name, {}).items() if k != "(none)"}
@@ -338,28 +378,40 @@ def check_comparable(evidence: Evidence, suite: Suite, thresholds: Thresholds) -
             )
     details = {
         "volume_ratio": ratio,
-        **{name: None if found is None else {"distance": found[0], "sampling": found[1]} for name, found in measured.items()},
+        **{
+            name: None if found is None else {"distance": found[0], "sampling": found[1]}
+            for name, found in measured.items()
+        },
     }
     worst = max(excess.values(), default=None)
-    common = {"estimate": worst, "target": thresholds.max_mix_distance, "better": Better.LOWER, "details": details}
+    outline = _result(
+        WINDOWS_COMPARABLE,
+        Verdict.PASS,
+        None,
+        "",
+        estimate=worst,
+        target=thresholds.max_mix_distance,
+        better=Better.LOWER,
+        details=details,
+    )
     if problems:
         return PreconditionCheck(
-            _result(
-                WINDOWS_COMPARABLE,
-                Verdict.INCONCLUSIVE,
-                "windows_not_comparable",
-                "BASELINE and POST are not comparable: " + "; ".join(problems) + ". Pick windows with the same weekdays and traffic, or widen them.",
-                **common,  # type: ignore[arg-type]
+            replace(
+                outline,
+                verdict=Verdict.INCONCLUSIVE,
+                reason_code="windows_not_comparable",
+                reason="BASELINE and POST are not comparable: "
+                + "; ".join(problems)
+                + ". Pick windows with the same weekdays and traffic, or widen them.",
             )
         )
     return PreconditionCheck(
-        _result(
-            WINDOWS_COMPARABLE,
-            Verdict.PASS,
-            None,
-            "Demand volume, time of day, weekday, cluster and declared mixes are within bounds"
+        replace(
+            outline,
+            verdict=Verdict.PASS,
+            reason_code=None,
+            reason="Demand volume, time of day, weekday, cluster and declared mixes are within bounds"
             + (f" (volume ratio {ratio:.2f})." if ratio is not None else "."),
-            **common,  # type: ignore[arg-type]
         )
     )
 
@@ -388,12 +440,19 @@ def check_understood(evidence: Evidence, thresholds: Thresholds) -> Precondition
     duplicates = census.duplicate_ids or {}
     if any(duplicates.values()):
         listed = ", ".join(f"{n:,} in {w}" for w, n in duplicates.items() if n)
-        problems.append(("duplicate_ids", f"the table has no unique constraint on id and {listed} rows repeat an id, so events would be counted twice"))
+        problems.append(
+            (
+                "duplicate_ids",
+                f"the table has no unique constraint on id and {listed} rows repeat an id, so events would be counted twice",
+            )
+        )
     for name, window in evidence.windows():
         null_types = census.null_event_type.get(name, 0)
         total = sum(window.events.values()) + null_types
         if total and null_types / total > thresholds.max_excluded_share:
-            problems.append(("rows_not_understood", f"{null_types:,} of {total:,} rows of the {name} window have no event type"))
+            problems.append(
+                ("rows_not_understood", f"{null_types:,} of {total:,} rows of the {name} window have no event type")
+            )
     details = {
         "duplicate_ids": duplicates,
         "unique_ids": census.unique_ids,
@@ -439,7 +498,9 @@ def check_understood(evidence: Evidence, thresholds: Thresholds) -> Precondition
     )
 
 
-def check_preconditions(evidence: Evidence, suite: Suite, goals: Sequence[Goal], thresholds: Thresholds) -> dict[str, PreconditionCheck]:
+def check_preconditions(
+    evidence: Evidence, suite: Suite, goals: Sequence[Goal], thresholds: Thresholds
+) -> dict[str, PreconditionCheck]:
     return {
         FLAGS_ENABLED.name: check_flags(evidence, suite, thresholds),
         TELEMETRY_PRESENT.name: check_telemetry(evidence, goals),

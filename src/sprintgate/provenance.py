@@ -60,7 +60,9 @@ class RunInfo:
                 + (f" ({terminal(self.change_record_url)})" if self.change_record_url else "")
             )
         if self.staging:
-            lines.append(f"sprintgate: promoting on staging evidence {terminal(self.staging.get('sha256', '')[:16])} of {terminal(self.staging.get('generated_at', ''))}")
+            lines.append(
+                f"sprintgate: promoting on staging evidence {terminal(self.staging.get('sha256', '')[:16])} of {terminal(self.staging.get('generated_at', ''))}"
+            )
         if self.forced:
             lines.append(f"sprintgate: FORCED without a passing staging run: {terminal(self.forced)}")
         return lines + [f"sprintgate: {terminal(note)}" for note in self.notes]

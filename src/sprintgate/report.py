@@ -20,7 +20,7 @@ from sprintgate.decision import ACTIONS, Decision
 from sprintgate.evidence import Evidence
 from sprintgate.goals import Row
 from sprintgate.provenance import RunInfo
-from sprintgate.results import GoalResult, Kind, Observation
+from sprintgate.results import GoalResult, Observation
 from sprintgate.suite import Suite
 from sprintgate.text import limited, markdown_inline, terminal
 from sprintgate.units import PERCENT, POINTS, RATIO, Unit
@@ -57,13 +57,20 @@ def metric_rows(suite: Suite, evidence: Evidence | None) -> list[MetricRow]:
     for row in suite.report:
         assert isinstance(row, Row)
         metric = row.metric
-        rows.append(MetricRow(row.label, metric.unit, metric.value(evidence.baseline), metric.value(evidence.post), row.goal))
+        rows.append(
+            MetricRow(row.label, metric.unit, metric.value(evidence.baseline), metric.value(evidence.post), row.goal)
+        )
         split = getattr(metric, "split", None)
         if split is not None:
             before, after = split(evidence.baseline), split(evidence.post)
             for label in sorted(set(before) | set(after)):
                 rows.append(
-                    MetricRow(f"{row.label} ({label})", metric.unit, before.get(label, Observation(None, 0)), after.get(label, Observation(None, 0)))
+                    MetricRow(
+                        f"{row.label} ({label})",
+                        metric.unit,
+                        before.get(label, Observation(None, 0)),
+                        after.get(label, Observation(None, 0)),
+                    )
                 )
     return rows
 
@@ -71,8 +78,14 @@ def metric_rows(suite: Suite, evidence: Evidence | None) -> list[MetricRow]:
 def interval_text(unit: Unit, interval: Interval | None) -> str:
     if interval is None:
         return "n/a"
-    level = f"{interval.level:.0%}" if interval.symmetric else f"{interval.low_confidence:.1%}/{interval.high_confidence:.1%}"
-    return f"[{unit.format(interval.low)}, {unit.format(interval.high)}] at {level}".replace("%", " %").replace("  %", " %")
+    level = (
+        f"{interval.level:.0%}"
+        if interval.symmetric
+        else f"{interval.low_confidence:.1%}/{interval.high_confidence:.1%}"
+    )
+    return f"[{unit.format(interval.low)}, {unit.format(interval.high)}] at {level}".replace("%", " %").replace(
+        "  %", " %"
+    )
 
 
 def goal_table(results: Sequence[GoalResult]) -> list[list[str]]:
@@ -121,7 +134,9 @@ def results_document(
         "post": _window(info.post),
         "flip": info.flip,
         "flags": list(suite.flags),
-        "change_record": None if info.change_record is None else {"id": info.change_record, "url": info.change_record_url},
+        "change_record": None
+        if info.change_record is None
+        else {"id": info.change_record, "url": info.change_record_url},
         "forced": info.forced,
         "staging": None if info.staging is None else dict(info.staging),
         "notes": list(info.notes),
@@ -149,7 +164,11 @@ def results_document(
                 "post": r.post.value,
                 "n_baseline": r.baseline.n,
                 "n_post": r.post.n,
-                "shown": {"baseline": r.unit.format(r.baseline.value), "post": r.unit.format(r.post.value), "delta": r.delta()},
+                "shown": {
+                    "baseline": r.unit.format(r.baseline.value),
+                    "post": r.unit.format(r.post.value),
+                    "delta": r.delta(),
+                },
             }
             for r in metric_rows(suite, evidence)
         ],
@@ -169,7 +188,10 @@ def results_document(
         },
         "queries": []
         if evidence is None
-        else [{"name": q.name, "parameters": dict(q.parameters), "seconds": q.seconds, "rows": q.rows} for q in evidence.queries],
+        else [
+            {"name": q.name, "parameters": dict(q.parameters), "seconds": q.seconds, "rows": q.rows}
+            for q in evidence.queries
+        ],
     }
 
 
@@ -197,7 +219,11 @@ def summary_markdown(document: Mapping[str, Any], history: Sequence[Mapping[str,
         "",
         f"- Next: {_md(decision['next_step'])} (exit {decision['exit_code']}: {_md(ACTIONS.get(decision['exit_code'], ''))})",
         f"- Checks judged: {document['checks']['judged']} of {document['checks']['total']}"
-        + (f"; not judged: {_md(', '.join(document['checks']['not_judged']))}" if document["checks"]["not_judged"] else ""),
+        + (
+            f"; not judged: {_md(', '.join(document['checks']['not_judged']))}"
+            if document["checks"]["not_judged"]
+            else ""
+        ),
     ]
     if document.get("baseline") and document.get("post"):
         out.append(
@@ -227,7 +253,13 @@ def summary_markdown(document: Mapping[str, Any], history: Sequence[Mapping[str,
         out.append(f"- **Forced** without a passing staging run: {_md(document['forced'])}")
     out += [f"- {_md(note)}" for note in document["notes"]]
     if document["metrics"]:
-        out += ["", "## Metrics", "", "| Metric | Unit | Baseline | Post | Delta | Verdict | n (baseline / post) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        out += [
+            "",
+            "## Metrics",
+            "",
+            "| Metric | Unit | Baseline | Post | Delta | Verdict | n (baseline / post) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
         verdicts = {g["id"]: g["verdict"].upper() for g in document["goals"]}
         for m in document["metrics"]:
             out.append(
@@ -250,12 +282,31 @@ def summary_markdown(document: Mapping[str, Any], history: Sequence[Mapping[str,
             f"{_md(shown['target'])} | {_md(shown['baseline'])} | {_md(shown['post'])} | {_md(g['reason'])} |"
         )
     if document["excluded_rows"]:
-        out += ["", "## Rows left out (counted, never used)", "", "| Measure | Window | Reason | Rows |", "| --- | --- | --- | --- |"]
-        out += [f"| {_md(e['measure'])} | {_md(e['window'])} | {_md(e['reason'])} | {e['rows']:,} |" for e in document["excluded_rows"]]
+        out += [
+            "",
+            "## Rows left out (counted, never used)",
+            "",
+            "| Measure | Window | Reason | Rows |",
+            "| --- | --- | --- | --- |",
+        ]
+        out += [
+            f"| {_md(e['measure'])} | {_md(e['window'])} | {_md(e['reason'])} | {e['rows']:,} |"
+            for e in document["excluded_rows"]
+        ]
     if history:
-        out += ["", "## Earlier runs of this environment", "", "| Generated | Outcome | Checks judged | Change record |", "| --- | --- | --- | --- |"]
+        out += [
+            "",
+            "## Earlier runs of this environment",
+            "",
+            "| Generated | Outcome | Checks judged | Change record |",
+            "| --- | --- | --- | --- |",
+        ]
         for earlier in history[-20:]:
-            record = (earlier.get("change_record") or {}).get("id", "") if isinstance(earlier.get("change_record"), dict) else ""
+            record = (
+                (earlier.get("change_record") or {}).get("id", "")
+                if isinstance(earlier.get("change_record"), dict)
+                else ""
+            )
             checks = earlier.get("checks") or {}
             out.append(
                 f"| {_md(str(earlier.get('generated_at', '')))} | {_md(str((earlier.get('decision') or {}).get('outcome', earlier.get('verdict', ''))))} | "
@@ -274,13 +325,25 @@ def metrics_csv(document: Mapping[str, Any]) -> str:
     for m in document["metrics"]:
         for window in ("baseline", "post"):
             value = m[window]
-            writer.writerow([m["metric"], m["unit"], window, "" if value is None else repr(value), m[f"n_{window}"], m["shown"][window]])
+            writer.writerow(
+                [
+                    m["metric"],
+                    m["unit"],
+                    window,
+                    "" if value is None else repr(value),
+                    m[f"n_{window}"],
+                    m["shown"][window],
+                ]
+            )
     return buffer.getvalue()
 
 
 def terminal_lines(decision: Decision, results: Sequence[GoalResult]) -> list[str]:
     """The terminal summary: the headline, what to do next, and the table."""
-    lines = [terminal(decision.line()), f"next: {terminal(decision.next_step)} (exit {decision.exit_code}: {ACTIONS.get(decision.exit_code, '')})"]
+    lines = [
+        terminal(decision.line()),
+        f"next: {terminal(decision.next_step)} (exit {decision.exit_code}: {ACTIONS.get(decision.exit_code, '')})",
+    ]
     if results:
         table = goal_table(results)
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
@@ -308,11 +371,17 @@ def combined_summary(reports_dir: Path) -> str | None:
     for d in documents:
         record = f", change record {_md(d['change_record']['id'])}" if d.get("change_record") else ""
         forced = f", **forced**: {_md(d['forced'])}" if d.get("forced") else ""
-        out.append(f"- {_md(d['env'])}: **{_md(d['decision']['headline'])}** (generated {_md(d['generated_at'])}{record}{forced})")
+        out.append(
+            f"- {_md(d['env'])}: **{_md(d['decision']['headline'])}** (generated {_md(d['generated_at'])}{record}{forced})"
+        )
     labels = list(dict.fromkeys(m["metric"] for d in documents for m in d.get("metrics", [])))
     if labels:
         envs = [_md(d["env"]) for d in documents]
-        out += ["", "| Metric | " + " | ".join(f"{e} baseline | {e} post | {e} delta | {e} n" for e in envs) + " |", "| --- |" + " --- | --- | --- | --- |" * len(envs)]
+        out += [
+            "",
+            "| Metric | " + " | ".join(f"{e} baseline | {e} post | {e} delta | {e} n" for e in envs) + " |",
+            "| --- |" + " --- | --- | --- | --- |" * len(envs),
+        ]
         for label in labels:
             cells = []
             for d in documents:
@@ -320,6 +389,11 @@ def combined_summary(reports_dir: Path) -> str | None:
                 if row is None:
                     cells += ["n/a"] * 4
                 else:
-                    cells += [_md(row["shown"]["baseline"]), _md(row["shown"]["post"]), _md(row["shown"]["delta"]), f"{row['n_baseline']:,} / {row['n_post']:,}"]
+                    cells += [
+                        _md(row["shown"]["baseline"]),
+                        _md(row["shown"]["post"]),
+                        _md(row["shown"]["delta"]),
+                        f"{row['n_baseline']:,} / {row['n_post']:,}",
+                    ]
             out.append(f"| {_md(label)} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"

@@ -7,6 +7,7 @@ anything the gate did not write there (``allure-results``) move into the new set
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -63,7 +64,9 @@ def write_set(directory: Path, files: Mapping[str, str | bytes], *, history_name
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.new.", dir=parent))
     except OSError as error:
-        raise ReportError(f"sprintgate: cannot create the reports directory under {parent} ({error.strerror}).") from None
+        raise ReportError(
+            f"sprintgate: cannot create the reports directory under {parent} ({error.strerror})."
+        ) from None
     try:
         staging.chmod(dir_mode)
         for name, content in files.items():
@@ -99,8 +102,6 @@ def _restore(staging: Path, directory: Path) -> None:
     if staging.is_dir() and directory.is_dir():
         for entry in staging.iterdir():
             if entry.name not in OURS and entry.name != HISTORY and not (directory / entry.name).exists():
-                try:
+                with contextlib.suppress(OSError):
                     entry.rename(directory / entry.name)
-                except OSError:
-                    pass
     shutil.rmtree(staging, ignore_errors=True)

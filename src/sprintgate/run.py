@@ -21,8 +21,8 @@ from pathlib import Path
 
 from sprintgate.config import ConfigError, Settings
 from sprintgate.database import DatabaseError
-from sprintgate.design import Clustering
 from sprintgate.decision import EXIT_REPORT_FAILED, Decision, decide_run
+from sprintgate.design import Clustering
 from sprintgate.evidence import Evidence
 from sprintgate.goals import Goal, Row
 from sprintgate.kinds import Errors, Reads
@@ -62,9 +62,7 @@ def suite_digest(suite: Suite, goals: list[Goal]) -> str:
         {
             "suite": suite.name,
             "flags": list(suite.flags),
-            "goals": sorted(
-                [g.id, g.kind.value, repr(g.metric), g.clustering.value, g.advisory] for g in goals
-            ),
+            "goals": sorted([g.id, g.kind.value, repr(g.metric), g.clustering.value, g.advisory] for g in goals),
         },
         sort_keys=True,
     )
@@ -113,7 +111,9 @@ class Run:
         found = Declared(check, path)
         earlier = self.declared.get(found.id)
         if earlier is not None and earlier.path != path:
-            raise ConfigError(f"sprintgate: {path.name} and {earlier.path.name} both declare the check {found.id!r}; give each goal its own id.")
+            raise ConfigError(
+                f"sprintgate: {path.name} and {earlier.path.name} both declare the check {found.id!r}; give each goal its own id."
+            )
         self.declared[found.id] = found
 
     @property
@@ -131,22 +131,32 @@ class Run:
         goal_ids = {g.id for g in self.goals}
         unknown = sorted(set(self.settings.targets) - goal_ids)
         if unknown:
-            raise ConfigError(f"sprintgate: target {unknown[0]!r} names no goal of the suite (from --target or [tool.sprintgate.targets]); known: {', '.join(sorted(goal_ids))}.")
+            raise ConfigError(
+                f"sprintgate: target {unknown[0]!r} names no goal of the suite (from --target or [tool.sprintgate.targets]); known: {', '.join(sorted(goal_ids))}."
+            )
         for goal_id, text in self.settings.targets.items():
             declared = self.declared[goal_id]
             assert isinstance(declared.check, Goal)
             try:
                 self.declared[goal_id] = replace(declared, check=declared.check.with_target(text))
             except (ValueError, DeclarationError) as error:
-                raise ConfigError(f"sprintgate: --target {goal_id}={text}: {str(error).removeprefix('sprintgate: ').rstrip('.')}.") from None
+                raise ConfigError(
+                    f"sprintgate: --target {goal_id}={text}: {str(error).removeprefix('sprintgate: ').rstrip('.')}."
+                ) from None
         self._check_declarations()
         try:
-            self.source = TelemetrySource(self.settings, self.suite, self.environ, self.server_options, loading=self.say)
+            self.source = TelemetrySource(
+                self.settings, self.suite, self.environ, self.server_options, loading=self.say
+            )
             baseline, post = self.source.planned_windows()
         except (ServerError, GateError) as error:
             raise ConfigError(str(error)) from None
         settings = self.settings
-        url = settings.change_record_url.replace("{id}", settings.change_record) if settings.change_record and settings.change_record_url else None
+        url = (
+            settings.change_record_url.replace("{id}", settings.change_record)
+            if settings.change_record and settings.change_record_url
+            else None
+        )
         self.info = RunInfo(
             env=settings.env.name,
             suite=self.suite.name,
@@ -171,7 +181,9 @@ class Run:
             if not isinstance(row, Row):
                 raise ConfigError(f"sprintgate: Suite report holds {row!r}; use Row(label, metric, goal=...).")
             if row.goal is not None and row.goal not in goal_ids:
-                raise ConfigError(f"sprintgate: report row {row.label!r} names the goal {row.goal!r}, which no module declares; known: {', '.join(sorted(goal_ids))}.")
+                raise ConfigError(
+                    f"sprintgate: report row {row.label!r} names the goal {row.goal!r}, which no module declares; known: {', '.join(sorted(goal_ids))}."
+                )
         columns = set(self.suite.columns)
         for goal in self.goals:
             if self.suite.cluster is None and goal.clustering is Clustering.CLUSTER:
@@ -233,7 +245,8 @@ class Run:
         """Fetch the evidence from one snapshot and judge every check; a fault is kept as one line."""
         if self.evidence is not None or self.fault is not None:
             return
-        assert self.source is not None and self.info is not None
+        assert self.source is not None
+        assert self.info is not None
         # matplotlib takes ~0.5 s to import; the plots need it after the queries, which mostly wait.
         threading.Thread(target=_import_plots, daemon=True).start()
         try:
@@ -241,11 +254,15 @@ class Run:
         except FAULTS as error:
             self.fault = self._scrub(str(error))
             return
-        except Exception as error:  # noqa: BLE001 - whatever breaks while reading, the run must not judge
-            self.fault = self._scrub(f"sprintgate: the evidence could not be read ({type(error).__name__}: {' '.join(str(error).split())})")
+        except Exception as error:
+            self.fault = self._scrub(
+                f"sprintgate: the evidence could not be read ({type(error).__name__}: {' '.join(str(error).split())})"
+            )
             return
         self.evidence = evidence
-        self.info = self.info.with_windows(evidence.baseline.window, evidence.post.window, tuple(self.source.notes), evidence.census.snapshot)
+        self.info = self.info.with_windows(
+            evidence.baseline.window, evidence.post.window, tuple(self.source.notes), evidence.census.snapshot
+        )
         self._judge_all(evidence)
 
     def _judge_all(self, evidence: Evidence) -> None:
@@ -258,7 +275,10 @@ class Run:
         guardrails = sum(1 for g in goals if g.kind is Kind.GUARDRAIL and not g.advisory)
         current = {
             "flip": self.info.flip,
-            "baseline": {"start": evidence.baseline.window.start.isoformat(), "end": evidence.baseline.window.end.isoformat()},
+            "baseline": {
+                "start": evidence.baseline.window.start.isoformat(),
+                "end": evidence.baseline.window.end.isoformat(),
+            },
             "post": {"start": evidence.post.window.start.isoformat(), "end": evidence.post.window.end.isoformat()},
         }
         for goal in goals:
@@ -266,8 +286,16 @@ class Run:
             failing = alpha / guardrails if goal.kind is Kind.GUARDRAIL and guardrails else alpha
             errors = Errors(passing=look.alpha, failing=failing, next_passing=look.next_alpha, look=look.number)
             try:
-                result = judge(goal, evidence, suite=self.suite, thresholds=thresholds, checks=checks, errors=errors, placebo_family=len(goals))
-            except Exception as error:  # noqa: BLE001 - a goal the engine cannot judge stops the run, in one line
+                result = judge(
+                    goal,
+                    evidence,
+                    suite=self.suite,
+                    thresholds=thresholds,
+                    checks=checks,
+                    errors=errors,
+                    placebo_family=len(goals),
+                )
+            except Exception as error:
                 self.fault = f"sprintgate: judging {goal.id} failed ({type(error).__name__}: {error}); this is a bug in sprintgate, please report it"
                 self.results.clear()
                 return
@@ -285,7 +313,9 @@ class Run:
         if self.fault is not None:
             raise DatabaseError(self.fault)
         if check_id not in self.results:
-            raise KeyError(f"sprintgate: {check_id!r} is not a check of the suite; known: {', '.join(sorted(self.declared))}")
+            raise KeyError(
+                f"sprintgate: {check_id!r} is not a check of the suite; known: {', '.join(sorted(self.declared))}"
+            )
         return self.results[check_id]
 
     def record(self, check_id: str, outcome: str) -> None:
@@ -320,7 +350,8 @@ class Run:
         return [
             check_id
             for check_id, declared in self.declared.items()
-            if self.outcomes.get(check_id) in good or (isinstance(declared.check, Precondition) and check_id in self.results and check_id not in self.outcomes)
+            if self.outcomes.get(check_id) in good
+            or (isinstance(declared.check, Precondition) and check_id in self.results and check_id not in self.outcomes)
         ]
 
     def _decide(self, *, interrupted: bool, assume_complete: bool = False) -> Decision:
@@ -376,8 +407,10 @@ class Run:
                     if image is not None:
                         files[f"plots/{check_id}.png"] = image
             files["plots/overview.png"] = self.overview(decision)
-        except Exception as error:  # noqa: BLE001 - a plot that cannot be drawn is a report that cannot be written
-            self.report_error = self._scrub(f"sprintgate: a plot could not be drawn ({type(error).__name__}: {error}); no report was written.")
+        except Exception as error:
+            self.report_error = self._scrub(
+                f"sprintgate: a plot could not be drawn ({type(error).__name__}: {error}); no report was written."
+            )
             return decision
         stamp = self.info.generated_at.strftime("%Y%m%dT%H%M%S%fZ")
         try:

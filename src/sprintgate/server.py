@@ -482,7 +482,9 @@ class ThrowawayServer:
             except psycopg.OperationalError as error:
                 last = " ".join(str(error).split())
                 time.sleep(0.05)
-        raise ServerError(f"sprintgate: the throwaway PostgreSQL on {self.host}:{self.port} did not accept connections within {_TIMEOUT_S} s ({last}).")
+        raise ServerError(
+            f"sprintgate: the throwaway PostgreSQL on {self.host}:{self.port} did not accept connections within {_TIMEOUT_S} s ({last})."
+        )
 
     def _initdb(self, home: Path) -> None:
         auth = ["--auth=trust"]

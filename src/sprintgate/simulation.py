@@ -136,7 +136,8 @@ class Bimodal:
     def cdf(self, x: Float) -> Float:
         logs = np.log(np.maximum(x, 1e-300))
         return np.asarray(
-            self.fast * special.ndtr(logs / self.sigma) + (1 - self.fast) * special.ndtr((logs - math.log(self.gap)) / self.sigma),
+            self.fast * special.ndtr(logs / self.sigma)
+            + (1 - self.fast) * special.ndtr((logs - math.log(self.gap)) / self.sigma),
             dtype=np.float64,
         )
 
@@ -158,7 +159,9 @@ def _log_moments(shape: Shape) -> tuple[float, float, float, float]:
 def quantile_of(shape: Shape, q: float) -> float:
     """The ``q`` quantile of ``shape`` at unit scale."""
     _, _, low, high = _log_moments(shape)
-    return math.exp(optimize.brentq(lambda v: float(shape.cdf(np.array([math.exp(v)]))[0]) - q, low - 1, high + 1, xtol=1e-13))
+    return math.exp(
+        optimize.brentq(lambda v: float(shape.cdf(np.array([math.exp(v)]))[0]) - q, low - 1, high + 1, xtol=1e-13)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +348,9 @@ def _prepare(scenario: Scenario) -> _Prepared:
     if isinstance(world, Rates):
         sigma = 0.0
         if share:
-            sigma = optimize.brentq(lambda s: _rate_icc(_rate_location(world.baseline, s, population), s) - share, 1e-4, 8.0, xtol=1e-10)
+            sigma = optimize.brentq(
+                lambda s: _rate_icc(_rate_location(world.baseline, s, population), s) - share, 1e-4, 8.0, xtol=1e-10
+            )
         sp, sw = sigma * math.sqrt(persistent), sigma * math.sqrt(1 - persistent)
         locations = (_rate_location(world.baseline, sigma, population), _rate_location(world.post, sigma, population))
         return _Prepared(sp, sw, locations, (0.0, 0.0), 0, 0, 0)
@@ -410,7 +415,9 @@ def marginal_cdf(profile: Profile, population: Population, x: Float) -> Float:
     return out
 
 
-def scale_for_quantile(profile: Profile, population: Population, q: float, value: float, *, strictly_under: bool = False) -> Profile:
+def scale_for_quantile(
+    profile: Profile, population: Population, q: float, value: float, *, strictly_under: bool = False
+) -> Profile:
     """``profile`` rescaled so that its marginal ``q`` quantile is ``value`` (with ``strictly_under``:
     so that exactly a share ``q`` of values lies strictly under ``value``, the budget's truth)."""
     del strictly_under  # the marginal CDF is continuous below a cap, so both read the same
@@ -546,7 +553,14 @@ def _rows(mixed: Float, inverse: Int) -> tuple[Float, Int]:
     return rows, (inverse[:, None] * groups + column[None, :]).astype(np.int64)
 
 
-def _duration_model(scenario: Scenario, profile: Profile, window: Window, restaurants: _Restaurants, rng: np.random.Generator, factor: float) -> WindowModel:
+def _duration_model(
+    scenario: Scenario,
+    profile: Profile,
+    window: Window,
+    restaurants: _Restaurants,
+    rng: np.random.Generator,
+    factor: float,
+) -> WindowModel:
     world = scenario.world
     assert isinstance(world, Durations)
     population = scenario.population
@@ -576,7 +590,9 @@ def _duration_model(scenario: Scenario, profile: Profile, window: Window, restau
             top = edges[-1]
             points = profile.grid * np.arange(1, math.ceil(top / profile.grid) + 1, dtype=np.float64)
             mass = np.diff(slot_cdf(s, np.concatenate(([0.0], points))))
-            index = np.clip(np.floor(np.log(points) / _LOG_BASE).astype(np.int64) - prepared.first, 0, prepared.buckets - 1)
+            index = np.clip(
+                np.floor(np.log(points) / _LOG_BASE).astype(np.int64) - prepared.first, 0, prepared.buckets - 1
+            )
             slot_pmf[u] = np.bincount(index, weights=mass, minlength=prepared.buckets)
         else:
             cdf = slot_cdf(s, edges)
@@ -589,7 +605,9 @@ def _duration_model(scenario: Scenario, profile: Profile, window: Window, restau
         shift = np.zeros(effect.size, dtype=np.int64)
         low = high = 0
     width = high - low + 1
-    weights = np.bincount(restaurants.group * width + shift - low, weights=volume, minlength=_GROUPS * width).reshape(_GROUPS, width)
+    weights = np.bincount(restaurants.group * width + shift - low, weights=volume, minlength=_GROUPS * width).reshape(
+        _GROUPS, width
+    )
     weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
     first = prepared.first + low
     if width > 1:
@@ -598,14 +616,14 @@ def _duration_model(scenario: Scenario, profile: Profile, window: Window, restau
         mixed = slot_pmf[:, None, :]
     pmf = np.array(mixed)
     if profile.cap is not None:
-        at = int(math.floor(math.log(profile.cap) / _LOG_BASE)) - first
+        at = math.floor(math.log(profile.cap) / _LOG_BASE) - first
         pmf[:, :, at] += pmf[:, :, at + 1 :].sum(axis=2)
         pmf[:, :, at + 1 :] = 0.0
     # Buckets no cell can reach cost draws for nothing: keep those with any mass (and the budget's).
     used = np.flatnonzero(pmf.max(axis=(0, 1)) > 1e-13)
     keep_low, keep_high = int(used[0]), int(used[-1])
     if world.budget is not None:
-        at = int(math.floor(math.log(world.budget) / _LOG_BASE)) - first
+        at = math.floor(math.log(world.budget) / _LOG_BASE) - first
         keep_low, keep_high = min(keep_low, at), max(keep_high, at)
     pmf = pmf[:, :, keep_low : keep_high + 1]
     first += keep_low
@@ -615,7 +633,7 @@ def _duration_model(scenario: Scenario, profile: Profile, window: Window, restau
         budget = world.budget
         if profile.cap is not None and profile.cap < budget:
             raise ValueError("a cap under the budget puts every value under it")
-        at = int(math.floor(math.log(budget) / _LOG_BASE)) - first
+        at = math.floor(math.log(budget) / _LOG_BASE) - first
         shifts = np.arange(low, high + 1, dtype=np.float64)
         under = np.empty(pmf.shape[:2])
         for u, s in enumerate(representative):
@@ -627,13 +645,17 @@ def _duration_model(scenario: Scenario, profile: Profile, window: Window, restau
             under[u] = by_group if pmf.shape[1] > 1 else by_group[:1]
         before = pmf[:, :, :at].sum(axis=2)
         inside = np.clip(under - before, 0.0, pmf[:, :, at])
-        pmf = np.concatenate((pmf[:, :, :at], inside[:, :, None], (pmf[:, :, at] - inside)[:, :, None], pmf[:, :, at + 1 :]), axis=2)
+        pmf = np.concatenate(
+            (pmf[:, :, :at], inside[:, :, None], (pmf[:, :, at] - inside)[:, :, None], pmf[:, :, at + 1 :]), axis=2
+        )
         split = at
     rows, row_of_cell = _rows(pmf, inverse)
     return WindowModel("duration", window, shares, rows, row_of_cell, np.zeros((0,)), first, split, world.budget)
 
 
-def _rate_model(scenario: Scenario, which: int, window: Window, restaurants: _Restaurants, rng: np.random.Generator) -> WindowModel:
+def _rate_model(
+    scenario: Scenario, which: int, window: Window, restaurants: _Restaurants, rng: np.random.Generator
+) -> WindowModel:
     population = scenario.population
     prepared = _prepare(scenario)
     volume, effect = _window_restaurants(scenario, restaurants, rng)
@@ -647,10 +669,14 @@ def _rate_model(scenario: Scenario, which: int, window: Window, restaurants: _Re
     drift = population.drift_per_week / 7 * (days - 3.5)
     rates = by_group[None, :] + drift[:, None]
     rates = rates + (1 - rates) * population.burst_excess * bursts[:, None]
-    return WindowModel("rate", window, shares, np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64), np.clip(rates, 0.0, 1.0))
+    return WindowModel(
+        "rate", window, shares, np.zeros((0, 0)), np.zeros((0, 0), dtype=np.int64), np.clip(rates, 0.0, 1.0)
+    )
 
 
-def _unit_model(scenario: Scenario, which: int, window: Window, restaurants: _Restaurants, rng: np.random.Generator) -> WindowModel:
+def _unit_model(
+    scenario: Scenario, which: int, window: Window, restaurants: _Restaurants, rng: np.random.Generator
+) -> WindowModel:
     world = scenario.world
     assert isinstance(world, PerUnits)
     population = scenario.population
@@ -665,7 +691,9 @@ def _unit_model(scenario: Scenario, which: int, window: Window, restaurants: _Re
         return WindowModel("units", window, shares, table_rows, row_of_cell, np.zeros((0, 0)))
     step = np.rint(effect / _UNIT_STEP).astype(np.int64)
     low, high = int(step.min()), int(step.max())
-    weights = np.bincount(restaurants.group * (high - low + 1) + step - low, weights=volume, minlength=_GROUPS * (high - low + 1))
+    weights = np.bincount(
+        restaurants.group * (high - low + 1) + step - low, weights=volume, minlength=_GROUPS * (high - low + 1)
+    )
     weights = weights.reshape(_GROUPS, -1)
     weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
     levels = np.exp(np.arange(low, high + 1) * _UNIT_STEP)
@@ -753,7 +781,9 @@ def window_evidence(counts: Counts, model: WindowModel) -> WindowEvidence:
         per_value = counts.categories.sum(axis=(0, 1))
         keep = np.flatnonzero(per_value)
         histogram = Histogram(rows[keep].astype(np.float64), per_value[keep]) if keep.size else None
-        units[PER_UNIT.name] = CellUnits(counts.n, counts.categories @ rows, counts.categories @ (rows * rows), histogram)
+        units[PER_UNIT.name] = CellUnits(
+            counts.n, counts.categories @ rows, counts.categories @ (rows * rows), histogram
+        )
     by_slot = counts.n.sum(axis=1).astype(np.int64)
     total = int(by_slot.sum())
     return WindowEvidence(
@@ -826,7 +856,9 @@ def errors_for(goal: Goal, look: int = 1, thresholds: Thresholds | None = None) 
     alpha = (1 - thresholds.confidence) / 2
     failing = alpha / GUARDRAILS if goal.kind is Kind.GUARDRAIL else alpha
     first = thresholds.first_look_share
-    return Errors(passing=spend(alpha, look, first), failing=failing, next_passing=spend(alpha, look + 1, first), look=look)
+    return Errors(
+        passing=spend(alpha, look, first), failing=failing, next_passing=spend(alpha, look + 1, first), look=look
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -847,11 +879,21 @@ WITHHELD = frozenset({"trend_could_explain", "trend_unknown", "placebo_fired", "
 def judge_once(goal: Goal, evidence: Evidence, errors: Errors, thresholds: Thresholds | None = None) -> GoalResult:
     from sprintgate.verdicts import judge  # noqa: PLC0415 - verdicts imports the whole engine
 
-    return judge(goal, evidence, suite=SUITE, thresholds=thresholds or Thresholds(), checks=CHECKS, errors=errors, placebo_family=PLACEBO_FAMILY)
+    return judge(
+        goal,
+        evidence,
+        suite=SUITE,
+        thresholds=thresholds or Thresholds(),
+        checks=CHECKS,
+        errors=errors,
+        placebo_family=PLACEBO_FAMILY,
+    )
 
 
 def _outcome(result: GoalResult, look: int) -> Outcome:
-    return Outcome(result.verdict, result.reason_code, look, result.verdict is Verdict.PASS or result.reason_code in WITHHELD)
+    return Outcome(
+        result.verdict, result.reason_code, look, result.verdict is Verdict.PASS or result.reason_code in WITHHELD
+    )
 
 
 def trial(
@@ -870,7 +912,13 @@ def trial(
 
 
 def rerun_more_events(
-    scenario: Scenario, goal: Goal, rng: np.random.Generator, *, looks: int = 4, growth: float = 10.0, thresholds: Thresholds | None = None
+    scenario: Scenario,
+    goal: Goal,
+    rng: np.random.Generator,
+    *,
+    looks: int = 4,
+    growth: float = 10.0,
+    thresholds: Thresholds | None = None,
 ) -> Outcome:
     """A team that reruns after INCONCLUSIVE with the hint's "about N more events per window": the
     same windows' world, N more events in each (at most ``growth`` times the first sample per rerun),
@@ -892,12 +940,17 @@ def rerun_more_events(
         more = min(int(more), int(growth * first_n))
         share = scenario.n_post / max(scenario.n_baseline, scenario.n_post)
         base_more = round(more * scenario.n_baseline / max(scenario.n_baseline, scenario.n_post))
-        counts = [counts[0] + models[0].draw(base_more, rng), counts[1] + models[1].draw(max(1, round(more * share)), rng)]
+        counts = [
+            counts[0] + models[0].draw(base_more, rng),
+            counts[1] + models[1].draw(max(1, round(more * share)), rng),
+        ]
     assert result is not None
     return _outcome(result, looks)
 
 
-def rerun_weekly(scenario: Scenario, goal: Goal, rng: np.random.Generator, *, looks: int = 4, thresholds: Thresholds | None = None) -> Outcome:
+def rerun_weekly(
+    scenario: Scenario, goal: Goal, rng: np.random.Generator, *, looks: int = 4, thresholds: Thresholds | None = None
+) -> Outcome:
     """A team that reruns every week with a new POST (the same BASELINE) until PASS or FAIL, up to
     ``looks`` looks, each spending the PASS side's error."""
     replicate = Replicate(scenario, rng)
@@ -925,9 +978,17 @@ MEAN_RATIO = Goal(id="mean_per_unit_ratio", metric=MeanRatio(PER_UNIT, at_most=0
 RATE_CEILING = Goal(id="rate_ceiling", metric=RateLimit(RATE, below="30%"))
 RATE_POINTS = Goal(id="rate_points", kind=Kind.GUARDRAIL, metric=RateChange(RATE, better=Better.LOWER, points="5pt"))
 RATE_RATIO = Goal(id="rate_ratio", kind=Kind.GUARDRAIL, metric=RateChange(RATE, better=Better.LOWER, ratio=1.5))
-RATE_BOTH = Goal(id="rate_points_and_ratio", kind=Kind.GUARDRAIL, metric=RateChange(RATE, better=Better.LOWER, points="5pt", ratio=1.5))
-QUOTE_ERRORS = Goal(id="quote_errors", kind=Kind.GUARDRAIL, metric=RateChange(RATE, better=Better.LOWER, points="1pt", ratio=1.5))
-SUCCESS_POINTS = Goal(id="success_points", kind=Kind.GUARDRAIL, metric=RateChange(RATE, better=Better.HIGHER, points="5pt"))
+RATE_BOTH = Goal(
+    id="rate_points_and_ratio",
+    kind=Kind.GUARDRAIL,
+    metric=RateChange(RATE, better=Better.LOWER, points="5pt", ratio=1.5),
+)
+QUOTE_ERRORS = Goal(
+    id="quote_errors", kind=Kind.GUARDRAIL, metric=RateChange(RATE, better=Better.LOWER, points="1pt", ratio=1.5)
+)
+SUCCESS_POINTS = Goal(
+    id="success_points", kind=Kind.GUARDRAIL, metric=RateChange(RATE, better=Better.HIGHER, points="5pt")
+)
 
 INDEPENDENT = Population(restaurants=1000)
 
@@ -977,7 +1038,12 @@ def durations_budget(
 
 
 def units_ratio(
-    ratio: float, *, n: tuple[int, int] = (2000, 2000), population: Population = INDEPENDENT, storms: float = 0.0, same: bool = False
+    ratio: float,
+    *,
+    n: tuple[int, int] = (2000, 2000),
+    population: Population = INDEPENDENT,
+    storms: float = 0.0,
+    same: bool = False,
 ) -> Scenario:
     """Rows per unit whose mean in POST is exactly ``ratio`` times BASELINE's (``storms``: that share
     of POST units are retry storms of 50+ rows)."""
@@ -985,7 +1051,9 @@ def units_ratio(
     return Scenario(world=world, population=population, n_baseline=n[0], n_post=n[1])
 
 
-def rates(baseline: float, post: float, *, n: tuple[int, int] = (2000, 2000), population: Population = INDEPENDENT) -> Scenario:
+def rates(
+    baseline: float, post: float, *, n: tuple[int, int] = (2000, 2000), population: Population = INDEPENDENT
+) -> Scenario:
     """A rate of ``baseline`` in BASELINE and ``post`` in POST, over restaurants and hours."""
     return Scenario(world=Rates(baseline=baseline, post=post), population=population, n_baseline=n[0], n_post=n[1])
 
@@ -1006,7 +1074,9 @@ class Cell:
     compare: bool = False  # also the previous implementation's power (independent data only)
     group: str = ""
 
-    def run(self, scenario: Scenario, rng: np.random.Generator, observer: Callable[[Evidence], None] | None = None) -> Outcome:
+    def run(
+        self, scenario: Scenario, rng: np.random.Generator, observer: Callable[[Evidence], None] | None = None
+    ) -> Outcome:
         if self.policy == "more_events":
             return rerun_more_events(scenario, self.goal, rng)
         if self.policy == "weekly":

@@ -56,9 +56,8 @@ def describe_fault(error: psycopg.Error, dsn: Dsn, suite: Suite) -> str:
 def _parameters(params: Mapping[str, Any]) -> dict[str, str]:
     shown = {}
     for name, value in params.items():
-        if isinstance(value, Jsonb):
-            value = value.obj
-        shown[name] = value.isoformat() if isinstance(value, datetime) else repr(value)
+        plain = value.obj if isinstance(value, Jsonb) else value
+        shown[name] = plain.isoformat() if isinstance(plain, datetime) else repr(plain)
     return shown
 
 
@@ -78,8 +77,12 @@ class _Reader:
         text, bound = query.on(self.table).bind(params)
         started = time.perf_counter()
         with self._watching(query.name):
-            rows = self.connection.execute(text, bound).fetchall()  # type: ignore[arg-type]
-        self.runs.append(QueryRun(query.name, query.on(self.table).text, _parameters(params), time.perf_counter() - started, len(rows)))
+            rows = self.connection.execute(text, bound).fetchall()
+        self.runs.append(
+            QueryRun(
+                query.name, query.on(self.table).text, _parameters(params), time.perf_counter() - started, len(rows)
+            )
+        )
         return rows
 
     def arrays(self, query: Query, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -123,11 +126,15 @@ class TelemetrySource:
         env = settings.env
         if env.name == DEMO:
             if suite.demo is None:
-                raise ConfigError(f"sprintgate: the suite {suite.name!r} ships no demo scenarios; pass --env with a database.")
+                raise ConfigError(
+                    f"sprintgate: the suite {suite.name!r} ships no demo scenarios; pass --env with a database."
+                )
             names = list(suite.demo.scenarios())
             scenario = settings.scenario or names[0]
             if scenario not in names:
-                raise ConfigError(f"sprintgate: scenario {scenario!r} is not one of the suite's demo scenarios; known: {', '.join(names)}.")
+                raise ConfigError(
+                    f"sprintgate: scenario {scenario!r} is not one of the suite's demo scenarios; known: {', '.join(names)}."
+                )
             self.scenario = scenario
             return
         assert env.dsn_env is not None
@@ -164,8 +171,8 @@ class TelemetrySource:
         env, flip = self.settings.env, self._flip()
         if env.name == DEMO and env.baseline is None and env.post is None and env.flip is None:
             assert self.suite.demo is not None
-            base, post, _ = self.suite.demo.windows(self.scenario)
-            return base, post
+            demo_base, demo_post, _ = self.suite.demo.windows(self.scenario)
+            return demo_base, demo_post
         derived: tuple[Window | None, Window | None] = (None, None)
         if isinstance(flip, datetime):
             try:
@@ -203,14 +210,18 @@ class TelemetrySource:
             now = time.perf_counter()
             if self.loading is not None and now - last >= 3:
                 last = now
-                self.loading(f"sprintgate: loading demo scenario {self.scenario}: {count:,} events so far ({now - started:.0f} s)")
+                self.loading(
+                    f"sprintgate: loading demo scenario {self.scenario}: {count:,} events so far ({now - started:.0f} s)"
+                )
 
         with psycopg.connect(self._server.conninfo("sprintgate_demo"), autocommit=True) as owner:
             create_schema(owner, self.suite)
             rows = self.suite.demo.rows(self.scenario, scale=self.settings.demo_scale, seed=self.settings.seed)
             count = load_rows(owner, self.suite, rows, progress)
         if self.loading is not None:
-            self.loading(f"sprintgate: loaded demo scenario {self.scenario}: {count:,} events in {time.perf_counter() - started:.0f} s")
+            self.loading(
+                f"sprintgate: loaded demo scenario {self.scenario}: {count:,} events in {time.perf_counter() - started:.0f} s"
+            )
         return parse_dsn(self._server.conninfo("sprintgate_demo"), variable="the demo server")
 
     def fetch(self, reads: Iterable[Reads], watch: QueryWatch | None = None) -> Evidence:
@@ -236,7 +247,7 @@ class TelemetrySource:
         suite = self.suite
         reader = _Reader(connection, contract.quoted_table(suite), watch, [])
         snapshot, checked_at, _ = reader.rows(load_query("run_clock"), {})[0]
-        found = {name: kind for name, kind in reader.rows(load_query("table_columns"), {"table": suite.table})}
+        found = dict(reader.rows(load_query("table_columns"), {"table": suite.table}))
         problems = contract.violations(suite, found)
         if problems:
             raise DatabaseError(
@@ -255,7 +266,9 @@ class TelemetrySource:
         declared = _declared_types(suite, merged)
         baseline, post = self._resolve_windows(reader, checked_at, declared)
         present = [row[0] for row in reader.rows(load_query("event_types"), {})]
-        variants = {t: d for t in present if t is not None and t not in declared for d in declared if _normal(t) == _normal(d)}
+        variants = {
+            t: d for t in present if t is not None and t not in declared for d in declared if _normal(t) == _normal(d)
+        }
         others = [t for t in present if t is not None and t not in declared and t not in variants]
         census_rows = reader.rows(
             load_query("census"),
@@ -270,7 +283,9 @@ class TelemetrySource:
                 "ancient": _ANCIENT,
             },
         )
-        layout = Layout.of((baseline, post), self.settings.thresholds.slot_hours, self.settings.thresholds.cluster_groups)
+        layout = Layout.of(
+            (baseline, post), self.settings.thresholds.slot_hours, self.settings.thresholds.cluster_groups
+        )
         plan = compiler.plan(
             suite,
             durations=merged.durations,
@@ -289,12 +304,17 @@ class TelemetrySource:
         if compiled is not None:
             unit_arrays = reader.arrays(*compiled)
         demand = reader.arrays(*compiler.demand_query(plan))
-        newest = reader.rows(load_query("newest_event"), {"event_types": list(declared), "plausible": checked_at + _SKEW})[0][0]
+        newest = reader.rows(
+            load_query("newest_event"), {"event_types": list(declared), "plausible": checked_at + _SKEW}
+        )[0][0]
         duplicates = None
         if not unique_ids:
             duplicates = {}
             for name, window in (("BASELINE", baseline), ("POST", post)):
-                extra = reader.rows(load_query("duplicate_ids"), {"event_types": list(declared), "start": window.start, "end": window.end})
+                extra = reader.rows(
+                    load_query("duplicate_ids"),
+                    {"event_types": list(declared), "start": window.start, "end": window.end},
+                )
                 duplicates[name] = int(extra[0][0])
         first, second = decode(plan, arrays, unit_arrays, demand)
         census = Census(
@@ -304,9 +324,14 @@ class TelemetrySource:
             future_rows=sum(int(r[3]) for r in census_rows if r[0] in declared or r[0] in variants),
             ancient_rows=sum(int(r[4]) for r in census_rows if r[0] in declared or r[0] in variants),
             null_created_at=sum(int(r[5]) for r in census_rows if r[0] in declared or r[0] in variants),
-            null_event_type={w: sum(int(r[i]) for r in census_rows if r[0] is None) for w, i in (("BASELINE", 1), ("POST", 2))},
+            null_event_type={
+                w: sum(int(r[i]) for r in census_rows if r[0] is None) for w, i in (("BASELINE", 1), ("POST", 2))
+            },
             variants=variants,
-            other_types={w: {r[0]: int(r[i]) for r in census_rows if r[0] in others and int(r[i])} for w, i in (("BASELINE", 1), ("POST", 2))},
+            other_types={
+                w: {r[0]: int(r[i]) for r in census_rows if r[0] in others and int(r[i])}
+                for w, i in (("BASELINE", 1), ("POST", 2))
+            },
             duplicate_ids=duplicates,
             unique_ids=unique_ids,
             index_advice=advice,

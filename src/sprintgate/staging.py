@@ -40,7 +40,11 @@ def key_id(key: bytes) -> str:
 
 
 def sign(document: Mapping[str, Any], key: bytes) -> dict[str, str]:
-    return {"algorithm": ALGORITHM, "key_id": key_id(key), "value": hmac.new(key, canonical(document), hashlib.sha256).hexdigest()}
+    return {
+        "algorithm": ALGORITHM,
+        "key_id": key_id(key),
+        "value": hmac.new(key, canonical(document), hashlib.sha256).hexdigest(),
+    }
 
 
 def signing_key(environ: Mapping[str, str], variable: str) -> bytes | None:
@@ -50,7 +54,9 @@ def signing_key(environ: Mapping[str, str], variable: str) -> bytes | None:
         return None
     key = value.encode("utf-8", "surrogateescape")
     if len(key) < MIN_KEY_BYTES:
-        raise ValueError(f"sprintgate: {variable} holds fewer than {MIN_KEY_BYTES} bytes; use a random key of 32 bytes or more.")
+        raise ValueError(
+            f"sprintgate: {variable} holds fewer than {MIN_KEY_BYTES} bytes; use a random key of 32 bytes or more."
+        )
     return key
 
 
@@ -74,7 +80,10 @@ def _read(path: Path) -> tuple[bytes | None, str | None]:
     try:
         info = path.stat()
     except FileNotFoundError:
-        return None, f"no staging results at {path}; run `pytest goals/ --env=staging` first or pass --staging-results PATH"
+        return (
+            None,
+            f"no staging results at {path}; run `pytest goals/ --env=staging` first or pass --staging-results PATH",
+        )
     except OSError as error:
         return None, f"the staging results at {path} cannot be read ({error.strerror})"
     if not stat.S_ISREG(info.st_mode):
@@ -116,7 +125,9 @@ def verify(  # noqa: PLR0911, PLR0912 - one early return per reason to refuse, e
         return f"the staging results at {path} are not signed; rerun staging with {signing_variable} set"
     expected = sign(document, key)["value"]
     if not hmac.compare_digest(str(signature.get("value", "")), expected):
-        return f"the signature of {path} does not verify: it was changed after the staging run, or signed with another key"
+        return (
+            f"the signature of {path} does not verify: it was changed after the staging run, or signed with another key"
+        )
     if document.get("env") != staging_env:
         return f"{path} holds results of env {document.get('env')!r}, not {staging_env!r}"
     decision = document.get("decision")
@@ -130,7 +141,9 @@ def verify(  # noqa: PLR0911, PLR0912 - one early return per reason to refuse, e
     goals = document.get("goals")
     if not isinstance(goals, list) or not goals:
         return f"the staging run in {path} lists no checks"
-    failing = [g.get("id") for g in goals if not isinstance(g, dict) or (g.get("verdict") != "pass" and not g.get("advisory"))]
+    failing = [
+        g.get("id") for g in goals if not isinstance(g, dict) or (g.get("verdict") != "pass" and not g.get("advisory"))
+    ]
     if failing:
         return f"the staging run in {path} did not pass {', '.join(str(f) for f in failing)}"
     try:
@@ -146,10 +159,13 @@ def verify(  # noqa: PLR0911, PLR0912 - one early return per reason to refuse, e
         return f"the staging run in {path} is {age.total_seconds() / 3600:.1f} h old, more than the {max_age_hours:g} h allowed"
     if document.get("suite_digest") != suite_digest:
         return f"the staging run in {path} judged another suite (its goals, targets or flags differ from this run's)"
-    staged = document.get("versions") if isinstance(document.get("versions"), dict) else {}
+    found = document.get("versions")
+    staged: dict[str, Any] = found if isinstance(found, dict) else {}
     for name in ("sprintgate", "git"):
         if name in versions and staged.get(name) != versions[name]:
-            return f"the staging run in {path} ran other code ({name} {staged.get(name)!r}, this run {versions[name]!r})"
+            return (
+                f"the staging run in {path} ran other code ({name} {staged.get(name)!r}, this run {versions[name]!r})"
+            )
     record = document.get("change_record")
     staged_record = record.get("id") if isinstance(record, dict) else None
     if change_record and staged_record and staged_record != change_record:

@@ -140,7 +140,7 @@ def lower_position(pmf: Float, alpha: float) -> int:
 def upper_position(pmf: Float, alpha: float) -> int:
     """The position at or below which the quantile lies with probability ``1 - alpha``."""
     cumulative = np.cumsum(pmf)
-    return int(min(pmf.size - 1, np.searchsorted(cumulative, 1 - alpha, side="left")))
+    return min(pmf.size - 1, int(np.searchsorted(cumulative, 1 - alpha, side="left")))
 
 
 def difference_pmf(post: Float, post_first: int, base: Float, base_first: int) -> tuple[Float, int]:

@@ -81,17 +81,23 @@ class Suite:
         if not isinstance(self.name, str) or not self.name.strip():
             raise DeclarationError("sprintgate: Suite needs a name (the rollout, in words).")
         if isinstance(self.flags, str) or not isinstance(self.flags, tuple) or not self.flags:
-            raise DeclarationError(f"sprintgate: Suite flags must be a non-empty tuple of flag names, got {self.flags!r}.")
+            raise DeclarationError(
+                f"sprintgate: Suite flags must be a non-empty tuple of flag names, got {self.flags!r}."
+            )
         for flag in self.flags:
             check_field("Suite flags", flag)
         if len(set(self.flags)) != len(self.flags):
             raise DeclarationError(f"sprintgate: Suite flags {self.flags!r} name a flag twice.")
         if not isinstance(self.rollback, str) or not self.rollback.strip():
-            raise DeclarationError("sprintgate: Suite needs rollback, the instruction to follow when a guardrail is breached.")
+            raise DeclarationError(
+                "sprintgate: Suite needs rollback, the instruction to follow when a guardrail is breached."
+            )
         check_events("Suite demand", self.demand)
         check_field("Suite flag_field", self.flag_field)
         if not _TABLE.fullmatch(self.table):
-            raise DeclarationError(f"sprintgate: Suite table {self.table!r} must be a plain (optionally schema-qualified) name.")
+            raise DeclarationError(
+                f"sprintgate: Suite table {self.table!r} must be a plain (optionally schema-qualified) name."
+            )
         for column, kind in self.columns.items():
             check_name("column", column)
             if kind not in COLUMN_TYPES:

@@ -99,7 +99,6 @@ def _statistics(goal: Goal, measurement: Measurement) -> _Call:
 
 def _trend_check(goal: Goal, measurement: Measurement) -> _Call | None:
     """Why a PASS of a comparison between windows is withheld by the trend in BASELINE, if it is."""
-    metric = goal.metric
     trend = measurement.trend
     if trend is None:
         return _Call(
@@ -141,7 +140,9 @@ def judge(
     clustering = goal.clustering
     if suite.cluster is None and clustering is Clustering.BOTH:
         clustering = Clustering.TIME  # a suite without a cluster column has time clusters only
-    context = Context(errors=errors, clustering=clustering, min_clusters=thresholds.min_clusters, confidence=thresholds.confidence)
+    context = Context(
+        errors=errors, clustering=clustering, min_clusters=thresholds.min_clusters, confidence=thresholds.confidence
+    )
     measurement = metric.evaluate(evidence, context)
     call = _statistics(goal, measurement)
     details: dict[str, object] = {
@@ -151,7 +152,10 @@ def judge(
         "fail_error": errors.failing,
         "clustering": clustering.value,
         "needs": sorted({t for types in metric.needs().values() for t in types}),
-        "design_effect": {w: {"deff": d.deff, "dof": d.dof, "clusters": d.groups, "slots": d.slots} for w, d in measurement.design.items()},
+        "design_effect": {
+            w: {"deff": d.deff, "dof": d.dof, "clusters": d.groups, "slots": d.slots}
+            for w, d in measurement.design.items()
+        },
         **measurement.details,
     }
     if measurement.others:
@@ -255,7 +259,9 @@ def apply_preconditions(result: GoalResult, checks: Mapping[str, PreconditionChe
     ):
         return replace(result, reason=f"{result.reason} (Also: {why})", details=details)
     measured = "" if result.reason_code == "no_data" else f" Measured: {result.reason}"
-    return replace(result, verdict=Verdict.INCONCLUSIVE, reason_code=code, reason=f"{why.rstrip('.')}.{measured}", details=details)
+    return replace(
+        result, verdict=Verdict.INCONCLUSIVE, reason_code=code, reason=f"{why.rstrip('.')}.{measured}", details=details
+    )
 
 
 def diagnose(result: GoalResult, measurement: Measurement, evidence: Evidence, suite: Suite) -> GoalResult:
@@ -267,7 +273,11 @@ def diagnose(result: GoalResult, measurement: Measurement, evidence: Evidence, s
     days = min(evidence.baseline.window.days, evidence.post.window.days)
     if result.more_events_needed:
         per_day = min(result.baseline.n or result.post.n, result.post.n) / days if days else 0
-        timing = f" (about {result.more_events_needed / per_day:.1f} more days at the current {per_day:,.0f} a day)" if per_day else ""
+        timing = (
+            f" (about {result.more_events_needed / per_day:.1f} more days at the current {per_day:,.0f} a day)"
+            if per_day
+            else ""
+        )
         notes.append(
             f"about {result.more_events_needed:,} more events per window{timing} give an 80 % chance to decide it at the next "
             "run, if the effect is as observed"
@@ -277,7 +287,9 @@ def diagnose(result: GoalResult, measurement: Measurement, evidence: Evidence, s
             f"this sample PASSes with 80 % power only if the true value is {result.unit.format(measurement.detectable)} or better"
         )
     if result.excluded_rows:
-        listed = ", ".join(f"{n:,} {reason}" for reason, n in sorted(result.excluded_rows.items(), key=lambda kv: -kv[1]))
+        listed = ", ".join(
+            f"{n:,} {reason}" for reason, n in sorted(result.excluded_rows.items(), key=lambda kv: -kv[1])
+        )
         notes.append(f"{sum(result.excluded_rows.values()):,} rows were excluded as unusable ({listed})")
     if result.kind is Kind.GUARDRAIL and result.verdict is Verdict.FAIL:
         notes.append(f"the guardrail is breached with confidence: roll back ({suite.rollback})")
@@ -286,7 +298,9 @@ def diagnose(result: GoalResult, measurement: Measurement, evidence: Evidence, s
         notes.append(vanished)
     if not notes:
         return result
-    return replace(result, reason=f"{result.reason.rstrip('.')}. " + "; ".join(n[0].upper() + n[1:] for n in notes) + ".")
+    return replace(
+        result, reason=f"{result.reason.rstrip('.')}. " + "; ".join(n[0].upper() + n[1:] for n in notes) + "."
+    )
 
 
 def _vanished(result: GoalResult, evidence: Evidence) -> str | None:

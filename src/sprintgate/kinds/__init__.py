@@ -197,13 +197,14 @@ def too_few_clusters(design: Mapping[str, DesignEffect | None], context: Context
                 f"{context.min_clusters} an interval needs (min_clusters)",
             )
         if not math.isfinite(effect.deff):
-            return ("too_few_clusters", f"the {window} window has too few time slots with events for a time-clustered interval")
+            return (
+                "too_few_clusters",
+                f"the {window} window has too few time slots with events for a time-clustered interval",
+            )
     return None
 
 
-def trend_of(
-    values: np.ndarray, weights: np.ndarray, window: WindowEvidence, days: float
-) -> Trend | None:
+def trend_of(values: np.ndarray, weights: np.ndarray, window: WindowEvidence, days: float) -> Trend | None:
     """The weighted least-squares slope of per-slot ``values`` over time (one intercept per time-of-day
     stratum) in ``window``, extrapolated over ``days``; ``None`` when too few slots carry data."""
     layout = window.layout
@@ -258,8 +259,14 @@ def adjusted_for_trend(interval: Interval, estimate: float, trend: Trend, *, log
     alpha_low, alpha_high = 1 - interval.low_confidence, 1 - interval.high_confidence
     from sprintgate import stats  # noqa: PLC0415 - scipy.special is imported by the kinds anyway
 
-    low_width = math.hypot(centre - scale(interval.low) if interval.low > 0 or not log_scale else math.inf, stats.t(alpha_low, trend.dof) * trend.sd)
-    high_width = math.hypot(scale(interval.high) - centre if math.isfinite(interval.high) else math.inf, stats.t(alpha_high, trend.dof) * trend.sd)
+    low_width = math.hypot(
+        centre - scale(interval.low) if interval.low > 0 or not log_scale else math.inf,
+        stats.t(alpha_low, trend.dof) * trend.sd,
+    )
+    high_width = math.hypot(
+        scale(interval.high) - centre if math.isfinite(interval.high) else math.inf,
+        stats.t(alpha_high, trend.dof) * trend.sd,
+    )
     low = unscale(shifted - low_width) if math.isfinite(low_width) else (0.0 if log_scale else -math.inf)
     high = unscale(shifted + high_width) if math.isfinite(high_width) else math.inf
     return Interval(low, high, interval.low_confidence, interval.high_confidence)

@@ -56,7 +56,8 @@ class MeanSample:
 
     def variance_of_log_mean(self, alpha: float) -> float:
         """Var(log mean) for the bound at ``alpha``: the spread over units, times the design effect."""
-        assert self.design is not None and self.mean
+        assert self.design is not None
+        assert self.mean
         return self.spread * self.design.inflation(alpha) / (self.units * self.units) / (self.mean * self.mean)
 
     @property
@@ -71,7 +72,9 @@ def mean_sample(cells: CellUnits, window: WindowEvidence, context: Context) -> M
         return MeanSample(0.0, 0.0, 0.0, None)
     mean = rows / units
     spread = max(0.0, squares - 2 * mean * rows + mean * mean * units)
-    return MeanSample(units, rows, spread, design_effect(cells.total, cells.units, spread, window.layout, context.clustering))
+    return MeanSample(
+        units, rows, spread, design_effect(cells.total, cells.units, spread, window.layout, context.clustering)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +87,14 @@ class MeanRatio:
 
     def __post_init__(self) -> None:
         if (self.at_most is None) == (self.at_least is None):
-            raise DeclarationError(f"sprintgate: MeanRatio({self.measure.name}) needs exactly one of at_most or at_least.")
+            raise DeclarationError(
+                f"sprintgate: MeanRatio({self.measure.name}) needs exactly one of at_most or at_least."
+            )
         value = self.target()
         if not math.isfinite(value) or value <= 0:
-            raise DeclarationError(f"sprintgate: MeanRatio({self.measure.name}): the target ratio must be positive, got {value!r}.")
+            raise DeclarationError(
+                f"sprintgate: MeanRatio({self.measure.name}): the target ratio must be positive, got {value!r}."
+            )
 
     @property
     def better(self) -> Better:
@@ -126,7 +133,8 @@ class MeanRatio:
         return Reads(units=(self.measure,))
 
     def _interval(self, base: MeanSample, post: MeanSample, alpha_low: float, alpha_high: float) -> Interval:
-        assert base.mean and post.mean
+        assert base.mean
+        assert post.mean
         centre = math.log(post.mean / base.mean)
         ends = []
         for alpha in (alpha_low, alpha_high):
@@ -141,7 +149,10 @@ class MeanRatio:
             return "no_data", f"no units in the {' and '.join(empty)} window{'s' if len(empty) > 1 else ''}"
         flat = [w for w, s in samples.items() if s.design is None]
         if flat:
-            return "zero_spread", f"every unit of the {' and '.join(flat)} window has the same count: no spread to measure"
+            return (
+                "zero_spread",
+                f"every unit of the {' and '.join(flat)} window has the same count: no spread to measure",
+            )
         crowded = too_few_clusters({w: s.design for w, s in samples.items()}, context)
         if crowded:
             return crowded
@@ -157,18 +168,22 @@ class MeanRatio:
         samples = {w: mean_sample(e.units[self.measure.name], e, context) for w, e in evidence.windows()}
         base, post = samples["BASELINE"], samples["POST"]
         estimate = post.mean / base.mean if base.mean and post.mean else None
-        common = {
-            "threshold": self.target(),
-            "baseline": Observation(base.mean, int(base.units)),
-            "post": Observation(post.mean, int(post.units)),
-            "excluded": excluded_of(evidence, self.measure.name),
-            "design": {w: s.design for w, s in samples.items() if s.design is not None},
-        }
+        outline = Measurement(
+            estimate=None,
+            interval=None,
+            threshold=self.target(),
+            baseline=Observation(base.mean, int(base.units)),
+            post=Observation(post.mean, int(post.units)),
+            excluded=excluded_of(evidence, self.measure.name),
+            design={w: s.design for w, s in samples.items() if s.design is not None},
+        )
         problem = self._problem(samples, context)
         if problem is not None or estimate is None:
-            return Measurement(estimate=estimate, interval=None, problem=problem or ("no_data", "no mean"), **common)  # type: ignore[arg-type]
+            return replace(outline, estimate=estimate, interval=None, problem=problem or ("no_data", "no mean"))
         errors = context.errors
-        alpha_low, alpha_high = (errors.failing, errors.passing) if self.better is Better.LOWER else (errors.passing, errors.failing)
+        alpha_low, alpha_high = (
+            (errors.failing, errors.passing) if self.better is Better.LOWER else (errors.passing, errors.failing)
+        )
         interval = self._interval(base, post, alpha_low, alpha_high)
         trend = self._trend(evidence)
         adjusted = None if trend is None else adjusted_for_trend(interval, estimate, trend, log_scale=True)
@@ -181,14 +196,14 @@ class MeanRatio:
             n=int(min(base.units, post.units)),
             next_alpha=errors.next_passing,
         )
-        return Measurement(
+        return replace(
+            outline,
             estimate=estimate,
             interval=interval,
             adjusted=adjusted,
             trend=trend,
             more_events=hint.more_events,
             detectable=hint.detectable,
-            **common,  # type: ignore[arg-type]
         )
 
     def _trend(self, evidence: Evidence) -> Trend | None:
@@ -200,10 +215,14 @@ class MeanRatio:
         return trend_of(logs, units, evidence.baseline, centre_gap_days(evidence))
 
     def placebo(self, evidence: Evidence, context: Context, alpha: float) -> Placebo | None:
-        first, second = (mean_sample(evidence.baseline.half(i).units[self.measure.name], evidence.baseline.half(i), context) for i in (0, 1))
+        first, second = (
+            mean_sample(evidence.baseline.half(i).units[self.measure.name], evidence.baseline.half(i), context)
+            for i in (0, 1)
+        )
         if self._problem({"first half": first, "second half": second}, context) is not None:
             return None
-        assert first.mean and second.mean
+        assert first.mean
+        assert second.mean
         return Placebo(second.mean / first.mean, self._interval(first, second, alpha, alpha), 1.0, "BASELINE")
 
     def plot(self, result: GoalResult, evidence: Evidence) -> bytes:

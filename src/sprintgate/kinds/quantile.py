@@ -121,13 +121,18 @@ def _edge(index: float) -> float:
     return float(BUCKET_BASE**index)
 
 
-def _problem(samples: Mapping[str, QuantileSample | None], context: Context, alphas: tuple[float, ...]) -> tuple[str, str] | None:
+def _problem(
+    samples: Mapping[str, QuantileSample | None], context: Context, alphas: tuple[float, ...]
+) -> tuple[str, str] | None:
     empty = [w for w, s in samples.items() if s is None]
     if empty:
         return "no_data", f"no usable values in the {' and '.join(empty)} window{'s' if len(empty) > 1 else ''}"
     flat = [w for w, s in samples.items() if s is not None and s.design is None]
     if flat:
-        return "zero_spread", f"every value of the {' and '.join(flat)} window lies in one 1 % bucket: no spread to measure"
+        return (
+            "zero_spread",
+            f"every value of the {' and '.join(flat)} window lies in one 1 % bucket: no spread to measure",
+        )
     crowded = too_few_clusters({w: s.design for w, s in samples.items() if s is not None}, context)
     if crowded:
         return crowded
@@ -156,9 +161,13 @@ class QuantileRatio:
     def __post_init__(self) -> None:
         _check_q(self.q, f"QuantileRatio({self.measure.name})")
         if (self.at_most is None) == (self.at_least is None):
-            raise DeclarationError(f"sprintgate: QuantileRatio({self.measure.name}) needs exactly one of at_most or at_least.")
+            raise DeclarationError(
+                f"sprintgate: QuantileRatio({self.measure.name}) needs exactly one of at_most or at_least."
+            )
         if not math.isfinite(self.target()) or self.target() <= 0:
-            raise DeclarationError(f"sprintgate: QuantileRatio({self.measure.name}): the target ratio must be positive, got {self.target()!r}.")
+            raise DeclarationError(
+                f"sprintgate: QuantileRatio({self.measure.name}): the target ratio must be positive, got {self.target()!r}."
+            )
 
     @property
     def better(self) -> Better:
@@ -196,12 +205,20 @@ class QuantileRatio:
     def reads(self) -> Reads:
         return Reads(durations=(self.measure,))
 
-    def _bounds(self, base: QuantileSample, post: QuantileSample, alpha_low: float, alpha_high: float, trend: Trend | None = None) -> Interval:
+    def _bounds(
+        self,
+        base: QuantileSample,
+        post: QuantileSample,
+        alpha_low: float,
+        alpha_high: float,
+        trend: Trend | None = None,
+    ) -> Interval:
         """The ratio's interval from the two windows' positions; ``trend`` shifts it by the trend."""
         ends = []
         for alpha, upper in ((alpha_low, False), (alpha_high, True)):
             post_pmf, base_pmf = post.pmf(alpha), base.pmf(alpha)
-            assert post.histogram.index is not None and base.histogram.index is not None
+            assert post.histogram.index is not None
+            assert base.histogram.index is not None
             pmf, first = _grid_difference(post_pmf, post.histogram.index, base_pmf, base.histogram.index)
             if trend is not None:
                 widen = stats.t(alpha, trend.dof) / stats.z(alpha)
@@ -220,19 +237,22 @@ class QuantileRatio:
     def evaluate(self, evidence: Evidence, context: Context) -> Measurement:
         samples = {name: window_sample(w, self.measure.name, self.q, context) for name, w in evidence.windows()}
         base, post = samples["BASELINE"], samples["POST"]
-        common = {
-            "threshold": self.target(),
-            "baseline": _observation(base),
-            "post": _observation(post),
-            "excluded": excluded_of(evidence, self.measure.name),
-            "design": {w: s.design for w, s in samples.items() if s is not None and s.design is not None},
-        }
+        outline = Measurement(
+            estimate=None,
+            interval=None,
+            threshold=self.target(),
+            baseline=_observation(base),
+            post=_observation(post),
+            excluded=excluded_of(evidence, self.measure.name),
+            design={w: s.design for w, s in samples.items() if s is not None and s.design is not None},
+        )
         estimate = None if base is None or post is None else post.value / base.value
         alpha_low, alpha_high = self._alphas(context)
         problem = _problem(samples, context, (alpha_low, alpha_high))
         if problem is not None:
-            return Measurement(estimate=estimate, interval=None, problem=problem, **common)  # type: ignore[arg-type]
-        assert base is not None and post is not None
+            return replace(outline, estimate=estimate, interval=None, problem=problem)
+        assert base is not None
+        assert post is not None
         interval = self._bounds(base, post, alpha_low, alpha_high)
         trend = baseline_trend(evidence, base, self.measure.name)
         adjusted = None if trend is None else self._bounds(base, post, alpha_low, alpha_high, trend)
@@ -245,14 +265,14 @@ class QuantileRatio:
             n=min(base.histogram.n, post.histogram.n),
             next_alpha=context.errors.next_passing,
         )
-        return Measurement(
+        return replace(
+            outline,
             estimate=estimate,
             interval=interval,
             adjusted=adjusted,
             trend=trend,
             more_events=hint.more_events,
             detectable=hint.detectable,
-            **common,  # type: ignore[arg-type]
         )
 
     def placebo(self, evidence: Evidence, context: Context, alpha: float) -> Placebo | None:
@@ -270,7 +290,9 @@ class QuantileRatio:
         return plots.durations(result, evidence, self.measure.name, self.q, reference="ratio")
 
 
-def _grid_difference(post_pmf: np.ndarray, post_index: np.ndarray, base_pmf: np.ndarray, base_index: np.ndarray) -> tuple[np.ndarray, int]:
+def _grid_difference(
+    post_pmf: np.ndarray, post_index: np.ndarray, base_pmf: np.ndarray, base_index: np.ndarray
+) -> tuple[np.ndarray, int]:
     """Both positions' probabilities spread on their full bucket grids, then their difference."""
     post_grid = np.zeros(int(post_index[-1] - post_index[0]) + 1)
     post_grid[post_index - post_index[0]] = post_pmf
@@ -294,7 +316,13 @@ def baseline_trend(evidence: Evidence, base: QuantileSample, measure: str) -> Tr
     density = _log_density(base)
     if density <= 0:
         return None
-    return Trend(shift=-found.shift / density, sd=found.sd / density, dof=found.dof, per_day=-found.per_day / density, days=found.days)
+    return Trend(
+        shift=-found.shift / density,
+        sd=found.sd / density,
+        dof=found.dof,
+        per_day=-found.per_day / density,
+        days=found.days,
+    )
 
 
 def _log_density(found: QuantileSample) -> float:
@@ -332,7 +360,9 @@ class QuantileBudget:
         if isinstance(below, bool) or not isinstance(below, int | float) or not math.isfinite(below) or below <= 0:
             raise DeclarationError(f"sprintgate: {owner}: below must be a positive budget, got {below!r}.")
         if below > self.measure.limit:
-            raise DeclarationError(f"sprintgate: {owner}: the budget {below:g} is above the measure's limit {self.measure.limit:g}.")
+            raise DeclarationError(
+                f"sprintgate: {owner}: the budget {below:g} is above the measure's limit {self.measure.limit:g}."
+            )
         object.__setattr__(self, "below", float(below))
 
     @property
@@ -382,18 +412,26 @@ class QuantileBudget:
         hits, n, design = self._share(evidence.post, context)
         share = hits / n if n else None
         errors = context.errors
-        common = {
-            "threshold": self.target(),
-            "baseline": _observation(samples["BASELINE"]),
-            "post": _observation(post),
-            "excluded": excluded_of(evidence, self.measure.name),
-            "design": {} if post is None or post.design is None else {"POST": post.design},
-            "details": {"budget": self.target(), "under_budget": int(hits), "at_or_over_budget": int(n - hits), "share_under_budget": share},
-        }
+        outline = Measurement(
+            estimate=None,
+            interval=None,
+            threshold=self.target(),
+            baseline=_observation(samples["BASELINE"]),
+            post=_observation(post),
+            excluded=excluded_of(evidence, self.measure.name),
+            design={} if post is None or post.design is None else {"POST": post.design},
+            details={
+                "budget": self.target(),
+                "under_budget": int(hits),
+                "at_or_over_budget": int(n - hits),
+                "share_under_budget": share,
+            },
+        )
         problem = _problem({"POST": post}, context, (errors.passing, errors.failing))
         if problem is not None:
-            return Measurement(estimate=None if post is None else post.value, interval=None, problem=problem, **common)  # type: ignore[arg-type]
-        assert post is not None and post.histogram.index is not None
+            return replace(outline, estimate=None if post is None else post.value, interval=None, problem=problem)
+        assert post is not None
+        assert post.histogram.index is not None
         index = post.histogram.index
         high = _edge(int(index[stats.upper_position(post.pmf(errors.passing), errors.passing)]) + 1)
         low = _edge(int(index[stats.lower_position(post.pmf(errors.failing), errors.failing)]))
@@ -422,8 +460,13 @@ class QuantileBudget:
             n=int(n),
             next_alpha=errors.next_passing,
         )
-        return Measurement(
-            estimate=post.value, interval=interval, others=(exact,), more_events=hint.more_events, detectable=hint.detectable, **common  # type: ignore[arg-type]
+        return replace(
+            outline,
+            estimate=post.value,
+            interval=interval,
+            others=(exact,),
+            more_events=hint.more_events,
+            detectable=hint.detectable,
         )
 
     def placebo(self, evidence: Evidence, context: Context, alpha: float) -> Placebo | None:
@@ -431,7 +474,8 @@ class QuantileBudget:
         if any(n == 0 or d is None for _, n, d in parts):
             return None
         (h1, n1, d1), (h2, n2, d2) = parts
-        assert d1 is not None and d2 is not None
+        assert d1 is not None
+        assert d2 is not None
         m1, m2 = d1.effective(n1, alpha), d2.effective(n2, alpha)
         if min(m1, m2) * min(self.q, 1 - self.q) < MIN_TAIL:
             return None

@@ -85,7 +85,9 @@ def _short(found: RateSample, alphas: tuple[float, ...]) -> bool:
     return any(found.effective(a) < MIN_EVENTS for a in alphas)
 
 
-def _common_problem(samples: Mapping[str, RateSample], context: Context, alphas: tuple[float, ...]) -> tuple[str, str] | None:
+def _common_problem(
+    samples: Mapping[str, RateSample], context: Context, alphas: tuple[float, ...]
+) -> tuple[str, str] | None:
     empty = [w for w, s in samples.items() if s.n == 0]
     if empty:
         return "no_data", f"no usable events in the {' and '.join(empty)} window{'s' if len(empty) > 1 else ''}"
@@ -119,7 +121,9 @@ class RateLimit:
             if value is not None:
                 parsed = _spelled(value, PERCENT, owner)
                 if not 0 < parsed < 1:
-                    raise DeclarationError(f"sprintgate: {owner}: {name} must lie strictly between 0 % and 100 %, got {PERCENT.format(parsed)}.")
+                    raise DeclarationError(
+                        f"sprintgate: {owner}: {name} must lie strictly between 0 % and 100 %, got {PERCENT.format(parsed)}."
+                    )
                 object.__setattr__(self, name, parsed)
 
     @property
@@ -161,25 +165,37 @@ class RateLimit:
         samples = {w: rate_sample(e.rates[self.measure.name], e, context) for w, e in evidence.windows()}
         post = samples["POST"]
         errors = context.errors
-        low_alpha, high_alpha = (errors.failing, errors.passing) if self.better is Better.LOWER else (errors.passing, errors.failing)
-        common = {
-            "threshold": self.target(),
-            "baseline": Observation(samples["BASELINE"].rate, int(samples["BASELINE"].n)),
-            "post": Observation(post.rate, int(post.n)),
-            "excluded": excluded_of(evidence, self.measure.name),
-            "design": {} if post.design is None else {"POST": post.design},
-        }
+        low_alpha, high_alpha = (
+            (errors.failing, errors.passing) if self.better is Better.LOWER else (errors.passing, errors.failing)
+        )
+        outline = Measurement(
+            estimate=None,
+            interval=None,
+            threshold=self.target(),
+            baseline=Observation(samples["BASELINE"].rate, int(samples["BASELINE"].n)),
+            post=Observation(post.rate, int(post.n)),
+            excluded=excluded_of(evidence, self.measure.name),
+            design={} if post.design is None else {"POST": post.design},
+        )
         problem = _common_problem({"POST": post}, context, (low_alpha, high_alpha))
         if problem:
-            return Measurement(estimate=post.rate, interval=None, problem=problem, **common)  # type: ignore[arg-type]
+            return replace(outline, estimate=post.rate, interval=None, problem=problem)
         rate = post.rate or 0.0
         low, _ = stats.wilson(rate * post.effective(low_alpha), post.effective(low_alpha), low_alpha)
         _, high = stats.wilson(rate * post.effective(high_alpha), post.effective(high_alpha), high_alpha)
         interval = Interval(low, high, 1 - low_alpha, 1 - high_alpha)
         hint = power_hint(
-            estimate=rate, interval=interval, target=self.target(), better=self.better, log_scale=False, n=int(post.n), next_alpha=errors.next_passing
+            estimate=rate,
+            interval=interval,
+            target=self.target(),
+            better=self.better,
+            log_scale=False,
+            n=int(post.n),
+            next_alpha=errors.next_passing,
         )
-        return Measurement(estimate=rate, interval=interval, more_events=hint.more_events, detectable=hint.detectable, **common)  # type: ignore[arg-type]
+        return replace(
+            outline, estimate=rate, interval=interval, more_events=hint.more_events, detectable=hint.detectable
+        )
 
     def placebo(self, evidence: Evidence, context: Context, alpha: float) -> Placebo | None:
         return _difference_placebo(evidence.post, self.measure.name, context, alpha, "POST")
@@ -190,11 +206,15 @@ class RateLimit:
         return plots.rates(result, evidence, self.measure.name)
 
 
-def _difference_placebo(window: WindowEvidence, measure: str, context: Context, alpha: float, period: str) -> Placebo | None:
+def _difference_placebo(
+    window: WindowEvidence, measure: str, context: Context, alpha: float, period: str
+) -> Placebo | None:
     first, second = (rate_sample(window.half(i).rates[measure], window.half(i), context) for i in (0, 1))
     if first.n == 0 or second.n == 0 or _short(first, (alpha,)) or _short(second, (alpha,)):
         return None
-    low, high = stats.newcombe(second.rate or 0.0, second.effective(alpha), first.rate or 0.0, first.effective(alpha), alpha, alpha)
+    low, high = stats.newcombe(
+        second.rate or 0.0, second.effective(alpha), first.rate or 0.0, first.effective(alpha), alpha, alpha
+    )
     return Placebo((second.rate or 0.0) - (first.rate or 0.0), Interval(low, high, 1 - alpha, 1 - alpha), 0.0, period)
 
 
@@ -218,13 +238,21 @@ class RateChange:
         if self.points is not None:
             points = _spelled(self.points, POINTS, owner)
             if not 0 < points < 1:
-                raise DeclarationError(f"sprintgate: {owner}: points must lie between 0 and 100 points, got {POINTS.format(points)}.")
+                raise DeclarationError(
+                    f"sprintgate: {owner}: points must lie between 0 and 100 points, got {POINTS.format(points)}."
+                )
             object.__setattr__(self, "points", points)
         if self.ratio is not None:
             ratio = _spelled(self.ratio, RATIO, owner)
-            if not ratio > 0 or (self.better is Better.LOWER and ratio < 1) or (self.better is Better.HIGHER and ratio > 1):
+            if (
+                not ratio > 0
+                or (self.better is Better.LOWER and ratio < 1)
+                or (self.better is Better.HIGHER and ratio > 1)
+            ):
                 side = "at least x1" if self.better is Better.LOWER else "between x0 and x1"
-                raise DeclarationError(f"sprintgate: {owner}: ratio must be {side} (how much worse POST may be), got {ratio!r}.")
+                raise DeclarationError(
+                    f"sprintgate: {owner}: ratio must be {side} (how much worse POST may be), got {ratio!r}."
+                )
             object.__setattr__(self, "ratio", ratio)
 
     @property
@@ -272,56 +300,102 @@ class RateChange:
     def reads(self) -> Reads:
         return Reads(rates=(self.measure,))
 
-    def evaluate(self, evidence: Evidence, context: Context) -> Measurement:  # noqa: PLR0914 - two limits side by side
+    def evaluate(self, evidence: Evidence, context: Context) -> Measurement:
         samples = {w: rate_sample(e.rates[self.measure.name], e, context) for w, e in evidence.windows()}
         base, post = samples["BASELINE"], samples["POST"]
         errors = context.errors
-        low_alpha, high_alpha = (errors.failing, errors.passing) if self.better is Better.LOWER else (errors.passing, errors.failing)
+        low_alpha, high_alpha = (
+            (errors.failing, errors.passing) if self.better is Better.LOWER else (errors.passing, errors.failing)
+        )
         difference = None if base.rate is None or post.rate is None else post.rate - base.rate
         quotient = None if not base.rate or post.rate is None else post.rate / base.rate
-        common = {
-            "baseline": Observation(base.rate, int(base.n)),
-            "post": Observation(post.rate, int(post.n)),
-            "excluded": excluded_of(evidence, self.measure.name),
-            "design": {w: s.design for w, s in samples.items() if s.design is not None},
-        }
+        outline = Measurement(
+            estimate=None,
+            interval=None,
+            threshold=self.target(),
+            baseline=Observation(base.rate, int(base.n)),
+            post=Observation(post.rate, int(post.n)),
+            excluded=excluded_of(evidence, self.measure.name),
+            design={w: s.design for w, s in samples.items() if s.design is not None},
+        )
         primary_estimate = difference if self.points is not None else quotient
         problem = _common_problem(samples, context, (low_alpha, high_alpha))
         if problem:
-            return Measurement(estimate=primary_estimate, interval=None, threshold=self.target(), problem=problem, **common)  # type: ignore[arg-type]
-        assert base.rate is not None and post.rate is not None and difference is not None
+            return replace(outline, estimate=primary_estimate, interval=None, threshold=self.target(), problem=problem)
+        assert base.rate is not None
+        assert post.rate is not None
+        assert difference is not None
         trend = self._trend(evidence, context)
         tests = []
         if self.points is not None:
-            low, _ = stats.newcombe(post.rate, post.effective(low_alpha), base.rate, base.effective(low_alpha), low_alpha, low_alpha)
-            _, high = stats.newcombe(post.rate, post.effective(high_alpha), base.rate, base.effective(high_alpha), high_alpha, high_alpha)
+            low, _ = stats.newcombe(
+                post.rate, post.effective(low_alpha), base.rate, base.effective(low_alpha), low_alpha, low_alpha
+            )
+            _, high = stats.newcombe(
+                post.rate, post.effective(high_alpha), base.rate, base.effective(high_alpha), high_alpha, high_alpha
+            )
             interval = Interval(low, high, 1 - low_alpha, 1 - high_alpha)
             adjusted = None if trend is None else adjusted_for_trend(interval, difference, trend, log_scale=False)
             tests.append(
-                Test(name="points", estimate=difference, interval=interval, adjusted=adjusted, threshold=self._sign() * float(self.points), unit=POINTS, better=self.better)
+                Test(
+                    name="points",
+                    estimate=difference,
+                    interval=interval,
+                    adjusted=adjusted,
+                    threshold=self._sign() * float(self.points),
+                    unit=POINTS,
+                    better=self.better,
+                )
             )
         if self.ratio is not None:
-            low, _ = stats.rate_ratio(post.rate, post.effective(low_alpha), base.rate, base.effective(low_alpha), low_alpha, low_alpha)
-            _, high = stats.rate_ratio(post.rate, post.effective(high_alpha), base.rate, base.effective(high_alpha), high_alpha, high_alpha)
+            low, _ = stats.rate_ratio(
+                post.rate, post.effective(low_alpha), base.rate, base.effective(low_alpha), low_alpha, low_alpha
+            )
+            _, high = stats.rate_ratio(
+                post.rate, post.effective(high_alpha), base.rate, base.effective(high_alpha), high_alpha, high_alpha
+            )
             interval = Interval(low, max(low, high), 1 - low_alpha, 1 - high_alpha)
             adjusted = None
             if trend is not None and quotient:
-                relative = Trend(trend.shift / base.rate, trend.sd / base.rate, trend.dof, trend.per_day / base.rate, trend.days) if base.rate else None
-                adjusted = None if relative is None else adjusted_for_trend(interval, quotient, relative, log_scale=True)
+                relative = (
+                    Trend(
+                        trend.shift / base.rate, trend.sd / base.rate, trend.dof, trend.per_day / base.rate, trend.days
+                    )
+                    if base.rate
+                    else None
+                )
+                adjusted = (
+                    None if relative is None else adjusted_for_trend(interval, quotient, relative, log_scale=True)
+                )
             elif trend is not None:
                 adjusted = interval
-            tests.append(Test(name="as a ratio", estimate=quotient, interval=interval, adjusted=adjusted, threshold=float(self.ratio), unit=RATIO, better=self.better))
+            tests.append(
+                Test(
+                    name="as a ratio",
+                    estimate=quotient,
+                    interval=interval,
+                    adjusted=adjusted,
+                    threshold=float(self.ratio),
+                    unit=RATIO,
+                    better=self.better,
+                )
+            )
         primary, *others = tests
-        hint = power_hint(
-            estimate=primary.estimate if primary.estimate is not None else 0.0,
-            interval=primary.interval,  # type: ignore[arg-type]
-            target=primary.threshold,
-            better=self.better,
-            log_scale=primary.name == "ratio",
-            n=int(min(base.n, post.n)),
-            next_alpha=errors.next_passing,
-        ) if primary.estimate is not None and primary.interval is not None else None
-        return Measurement(
+        hint = (
+            power_hint(
+                estimate=primary.estimate if primary.estimate is not None else 0.0,
+                interval=primary.interval,
+                target=primary.threshold,
+                better=self.better,
+                log_scale=primary.name == "ratio",
+                n=int(min(base.n, post.n)),
+                next_alpha=errors.next_passing,
+            )
+            if primary.estimate is not None and primary.interval is not None
+            else None
+        )
+        return replace(
+            outline,
             estimate=primary.estimate,
             interval=primary.interval,
             threshold=primary.threshold,
@@ -330,7 +404,6 @@ class RateChange:
             others=tuple(others),
             more_events=None if hint is None else hint.more_events,
             detectable=None if hint is None else hint.detectable,
-            **common,  # type: ignore[arg-type]
         )
 
     def _trend(self, evidence: Evidence, context: Context) -> Trend | None:
