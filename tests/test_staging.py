@@ -212,8 +212,8 @@ class TestStagingRun:
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "telemetry"))
         suite.makepyprojecttoml("[tool.sprintgate]\nflip_search_days = 3660\n")
         result = suite.runpytest_subprocess("goals", "--env=staging", "--flip=auto")
-        result.stdout.fnmatch_lines(["*flip found at 2026-10-08T00:0*"])
-        assert _document(suite.path)["baseline"]["end"].startswith("2026-10-08T00:0")
+        result.stdout.fnmatch_lines(["*flip found at 2026-10-08T00:*"])
+        assert _document(suite.path)["baseline"]["end"].startswith("2026-10-08T00:")
 
 
 class TestRowsTheContractDoesNotExpect:

@@ -22,18 +22,9 @@ from sprintgate.text import terminal
 
 #: Non-pass results sorted for a reviewer, by the structured verdict carried in each result's labels.
 CATEGORIES = [
-    {
-        "name": "Goal not met",
-        "matchedStatuses": ["failed"],
-        "messageRegex": r"(?s).*\bFAIL\b.*",
-        "traceRegex": r"(?s).*kind: goal.*",
-    },
-    {"name": "Guardrail breached (roll back)", "matchedStatuses": ["failed"], "traceRegex": r"(?s).*kind: guardrail.*"},
-    {
-        "name": "Precondition not met",
-        "matchedStatuses": ["failed", "unknown"],
-        "traceRegex": r"(?s).*kind: precondition.*",
-    },
+    {"name": "Guardrail breached (roll back)", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\(guardrail\): FAIL\..*"},
+    {"name": "Goal not met", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\(goal\): FAIL\..*"},
+    {"name": "Precondition not met", "matchedStatuses": ["failed", "unknown"], "messageRegex": r"(?s).*\(precondition\): (FAIL|INCONCLUSIVE)\..*"},
     {"name": "Inconclusive: wait for more data", "matchedStatuses": ["unknown"]},
     {"name": "Could not measure", "matchedStatuses": ["broken"]},
 ]
@@ -122,8 +113,12 @@ def executor(environ: Mapping[str, str]) -> dict[str, str] | None:
     return None
 
 
-def _mark_inconclusive(directory: Path, run: Run) -> None:
-    """Give INCONCLUSIVE tests Allure's own ``unknown`` status (allure-pytest records them as skips)."""
+_PREFIXES = ("sprintgate.gate.GoalNotMet: ", "sprintgate.gate.GoalInconclusive: ", "INCONCLUSIVE: ")
+
+
+def _as_sentences(directory: Path, run: Run) -> None:
+    """Messages read as sentences (no exception class in front), and INCONCLUSIVE tests get Allure's
+    own ``unknown`` status (allure-pytest records them as skips)."""
     inconclusive = {c for c, o in run.outcomes.items() if o == "inconclusive"}
     for path in directory.glob("*-result.json"):
         try:
@@ -131,11 +126,17 @@ def _mark_inconclusive(directory: Path, run: Run) -> None:
         except (OSError, ValueError):
             continue
         stories = {label.get("value") for label in document.get("labels", []) if label.get("name") == "story"}
+        details = document.setdefault("statusDetails", {})
+        message = str(details.get("message", ""))
+        for prefix in _PREFIXES:
+            message = message.removeprefix(prefix)
+        changed = message != details.get("message", "")
+        details["message"] = message
         if stories & inconclusive and document.get("status") == "skipped":
             document["status"] = "unknown"
-            details = document.setdefault("statusDetails", {})
-            details["message"] = str(details.get("message", "")).removeprefix("INCONCLUSIVE: ")
-            write_file(path, json.dumps(document), 0o644)
+            changed = True
+        if changed:
+            write_file(path, json.dumps(document), run.settings.file_mode)
 
 
 def finish_allure(directory: Path, run: Run, environ: Mapping[str, str]) -> None:
@@ -165,4 +166,4 @@ def finish_allure(directory: Path, run: Run, environ: Mapping[str, str]) -> None
     found = executor(environ)
     if found is not None:
         write_file(directory / "executor.json", json.dumps(found, indent=2) + "\n", run.settings.file_mode)
-    _mark_inconclusive(directory, run)
+    _as_sentences(directory, run)

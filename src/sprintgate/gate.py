@@ -14,7 +14,7 @@ class GoalNotMet(AssertionError):
     """A goal, guardrail or precondition FAILED; the message is its reason as a sentence."""
 
     def __init__(self, result: GoalResult) -> None:
-        super().__init__(f"{result.title}: FAIL. {result.reason}")
+        super().__init__(f"{result.title} ({result.kind.value}): FAIL. {result.reason}")
         self.result = result
 
 
@@ -22,7 +22,7 @@ class GoalInconclusive(Exception):
     """The evidence does not decide the check either way."""
 
     def __init__(self, result: GoalResult) -> None:
-        super().__init__(f"{result.title}: INCONCLUSIVE. {result.reason}")
+        super().__init__(f"{result.title} ({result.kind.value}): INCONCLUSIVE. {result.reason}")
         self.result = result
 
 
