@@ -33,7 +33,7 @@ import psycopg
 from scipy import stats
 
 from sprintgate import contract
-from sprintgate.plots import plt  # type: ignore[attr-defined]  # plots chooses the Agg backend first
+from sprintgate.canvas import plt
 from sprintgate.queries import Query
 from sprintgate.resources import resource_dir
 from sprintgate.server import ThrowawayServer

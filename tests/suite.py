@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import pwd
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -56,3 +58,18 @@ def staging_run(connection: psycopg.Connection[Any], scenario: str, tmp: Path, *
 def with_target(goal_id: str, text: str) -> Goal:
     goal = next(g for g in GOALS if g.id == goal_id)
     return replace(goal, metric=goal.metric.with_target(text))
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(entry.name for entry in folder.iterdir()) if folder.is_dir() else []
+
+
+def footprint() -> dict[str, object]:
+    """What a gate run must not change: accounts, /var/tmp, /home and the account's home directory."""
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    state: dict[str, object] = {
+        name: Path(name).read_text() for name in ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
+    }
+    for folder in (Path("/var/tmp"), Path("/home"), home, *(home / sub for sub in (".cache", ".config", ".local"))):
+        state[str(folder)] = _listing(folder)
+    return state

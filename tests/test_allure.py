@@ -35,14 +35,23 @@ class TestAllureResults:
         """Titles in words, kinds and severities, INCONCLUSIVE as "unknown", one step per phase, SQL and plots."""
         shutil.copytree(GOALS, pytester.path / "goals", ignore=shutil.ignore_patterns("__pycache__"))
         info = database("telemetry_missing").info
-        monkeypatch.setenv("STAGING_DATABASE_URL", f"host={info.host} port={info.port} user={info.user} dbname={info.dbname}")
+        monkeypatch.setenv(
+            "STAGING_DATABASE_URL", f"host={info.host} port={info.port} user={info.user} dbname={info.dbname}"
+        )
         monkeypatch.setenv("GITHUB_ACTIONS", "true")
         monkeypatch.setenv("GITHUB_REPOSITORY", "acme/bookings")
         monkeypatch.setenv("GITHUB_RUN_ID", "77")
         found = windows("telemetry_missing")
         directory = pytester.path / "allure"
         result = pytester.runpytest_subprocess(
-            "goals", "--env", "staging", "--baseline", found["baseline"], "--post", found["post"], f"--alluredir={directory}"
+            "goals",
+            "--env",
+            "staging",
+            "--baseline",
+            found["baseline"],
+            "--post",
+            found["post"],
+            f"--alluredir={directory}",
         )
         assert result.ret == 1
         results = _results(directory)
@@ -51,25 +60,41 @@ class TestAllureResults:
         planner = results["test_planner_p95_reduction"]
         assert planner["name"] == "p95 planner duration at most x0.700 of BASELINE"
         assert planner["status"] == "unknown"
-        assert planner["statusDetails"]["message"].startswith("p95 planner duration at most x0.700 of BASELINE (goal): INCONCLUSIVE. Instrumentation missing")
+        assert planner["statusDetails"]["message"].startswith(
+            "p95 planner duration at most x0.700 of BASELINE (goal): INCONCLUSIVE. Instrumentation missing"
+        )
         labels = {(label["name"], label["value"]) for label in planner["labels"]}
-        assert {("feature", "goal"), ("severity", "normal"), ("epic", "Auto-assign: retry policy v2 + planner cache")} <= labels
+        assert {
+            ("feature", "goal"),
+            ("severity", "normal"),
+            ("epic", "Auto-assign: retry policy v2 + planner cache"),
+        } <= labels
         parameters = {p["name"]: p["value"] for p in planner["parameters"]}
         assert parameters["target"] == "'x0.700'"  # allure-pytest shows values as repr()
         assert parameters["verdict"] == "'INCONCLUSIVE'"
         steps = [step["name"].split(":")[0].split(" ")[0] for step in planner["steps"]]
         assert steps == ["Fetch", "Check", "Compute", "Decide"]
         attachments = {a["name"] for step in planner["steps"] for a in step.get("attachments", [])}
-        assert {"evidence.sql", "evidence.json", "planner_p95_reduction.png", "overview.png", "preconditions.json"} <= attachments
+        assert {
+            "evidence.sql",
+            "evidence.json",
+            "planner_p95_reduction.png",
+            "overview.png",
+            "preconditions.json",
+        } <= attachments
 
         guardrail = results["test_job_success_rate"]
         assert ("severity", "critical") in {(label["name"], label["value"]) for label in guardrail["labels"]}
         assert results["test_telemetry_present"]["status"] == "failed"
 
         environment = (directory / "environment.properties").read_text().splitlines()
-        assert environment[0].startswith("decision = DO NOT PROMOTE: Instrumentation missing")
+        assert environment[0].startswith(
+            "decision = DO NOT PROMOTE: events the goals need are missing (telemetry_present)"
+        )
         assert json.loads((directory / "categories.json").read_text()) == CATEGORIES
-        assert json.loads((directory / "executor.json").read_text())["buildUrl"].endswith("/acme/bookings/actions/runs/77")
+        assert json.loads((directory / "executor.json").read_text())["buildUrl"].endswith(
+            "/acme/bookings/actions/runs/77"
+        )
 
     @pytest.mark.parametrize(
         ("message", "status", "category"),

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from sprintgate.decision import EXIT_CODES, EXIT_REPORT_FAILED, Outcome
-from tests.suite import windows
+from tests.suite import footprint, windows
 
 Database = Callable[[str], psycopg.Connection[Any]]
 
@@ -64,8 +64,12 @@ def _results(root: Path, env: str = "staging") -> dict[str, Any]:
 
 class TestDecisions:
     def test_rollout_met_promotes_with_exit_zero(self, suite: pytest.Pytester) -> None:
-        """Every check passes: the headline says PROMOTE first, the reports are one readable set."""
+        """Every check passes: the headline says PROMOTE first, the reports are one readable set, and the
+        demo (its server, load and plots) leaves accounts, /var/tmp and the home directory as they were."""
+        before = footprint()
         result = suite.runpytest_subprocess("goals", *SCALE)
+        assert footprint() == before
+        assert not {".cache", ".config", ".local"} & {p.name for p in suite.path.iterdir()}  # pytester's HOME
         result.assert_outcomes(passed=13)
         assert result.ret == 0
         result.stdout.fnmatch_lines(
@@ -114,7 +118,7 @@ class TestDecisions:
         result.stdout.fnmatch_lines(
             [
                 "*test_planner_p95_reduction INCONCLUSIVE*",
-                "DO NOT PROMOTE: Instrumentation missing: *(telemetry_present); it blocks 3 goals: *",
+                "DO NOT PROMOTE: events the goals need are missing (telemetry_present); it blocks 3 goals: *",
                 "*1 failed, 9 passed, 3 inconclusive*",
             ]
         )
@@ -125,8 +129,8 @@ class TestDecisions:
         assert result.ret == EXIT_CODES[Outcome.DO_NOT_PROMOTE]
         headline = [line for line in result.stdout.lines if line.startswith("DO NOT PROMOTE")]
         assert headline == [headline[0]]
-        assert "Flag off vs flag still off" in headline[0]
-        assert "(flags_enabled); it blocks" in headline[0]
+        assert headline[0].startswith("DO NOT PROMOTE: the flags are not on in POST (flags_enabled); it blocks 8 goals")
+        assert sum("not on in POST" in line for line in result.stdout.lines) == 1
         assert _results(suite.path)["decision"]["blocked_by"] == "flags_enabled"
 
     def test_too_short_windows_wait(self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult]) -> None:

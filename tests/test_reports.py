@@ -67,7 +67,7 @@ class TestUnits:
             (POINTS, 0.05, "+5.0 points"),
             (POINTS, -0.0091, "-0.91 points"),
             (RATIO, 0.4521, "x0.452"),
-            (count_unit("attempts"), 2.634, "2.63"),
+            (count_unit("attempts"), 2.634, "2.63 attempts"),
         ],
     )
     def test_one_formatter_per_unit(self, unit: Any, value: float, shown: str) -> None:

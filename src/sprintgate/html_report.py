@@ -18,6 +18,7 @@ with the network off and can be attached to a change record.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -100,7 +101,17 @@ def build(env_dir: Path) -> Path:
         )
     environment = {**os.environ, "ALLURE_NO_ANALYTICS": "true"}
     done = subprocess.run(
-        [*allure_command(), "generate", "--single-file", str(results), "-o", str(report), "--clean"],
+        [
+            *allure_command(),
+            "generate",
+            "--single-file",
+            "--name",
+            _headline(env_dir),
+            str(results),
+            "-o",
+            str(report),
+            "--clean",
+        ],
         capture_output=True,
         text=True,
         env=environment,
@@ -116,6 +127,15 @@ def build(env_dir: Path) -> Path:
             f"sprintgate: {index} references the network ({', '.join(external)}); it would not load offline."
         )
     return index
+
+
+def _headline(env_dir: Path) -> str:
+    """The run's decision as the report's name, the first line of Allure's front page."""
+    try:
+        document = json.loads((env_dir / "results.json").read_text(encoding="utf-8"))
+        return str(document["decision"]["headline"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "sprintgate: no results.json beside the Allure results; the decision is in the run's log"
 
 
 def main(argv: list[str]) -> int:

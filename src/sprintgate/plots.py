@@ -3,7 +3,7 @@
 A drawing library: each metric kind calls the function that draws its kind of evidence
 (:func:`durations`, :func:`rates`, :func:`per_unit`); nothing here knows a metric class. Every plot
 titles the verdict's real cause, prints the deciding statistic against the target, says "no data"
-where there is none, and is saved with a tight bounding box so no text is ever clipped. Rendered with
+where there is none, and computes its margins from its wrapped text so none is ever clipped. Rendered with
 matplotlib's Agg backend, DejaVu Sans, fixed size and DPI, no timestamp: the same evidence gives the
 same bytes.
 """
@@ -14,22 +14,20 @@ import io
 import math
 import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib as mpl
-
-mpl.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
+from sprintgate.canvas import FuncFormatter, LogLocator, MaxNLocator, NullLocator, plt
 from sprintgate.decision import Decision, Outcome
 from sprintgate.evidence import Evidence
 from sprintgate.results import GoalResult, Kind
 from sprintgate.units import PERCENT
 from sprintgate.verdict import Verdict
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 COLOURS = {Verdict.PASS: "#2e7d32", Verdict.FAIL: "#c62828", Verdict.INCONCLUSIVE: "#b26a00"}
 OUTCOME_COLOURS = {

@@ -53,7 +53,7 @@ TELEMETRY_UNDERSTOOD = Precondition(
 )
 PRECONDITIONS = (FLAGS_ENABLED, TELEMETRY_PRESENT, WINDOW_SUFFICIENT, WINDOWS_COMPARABLE, TELEMETRY_UNDERSTOOD)
 BY_NAME = {p.name: p for p in PRECONDITIONS}
-DAYS = count_unit("days")
+DAYS = Unit(name="days", decimals=1, suffix=" days", spelled=("days", "d"))
 ROWS = count_unit("rows")
 
 

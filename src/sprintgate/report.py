@@ -20,7 +20,7 @@ from sprintgate.decision import ACTIONS, Decision
 from sprintgate.evidence import Evidence
 from sprintgate.goals import Row
 from sprintgate.provenance import RunInfo
-from sprintgate.results import GoalResult, Observation
+from sprintgate.results import GoalResult, Kind, Observation
 from sprintgate.suite import Suite
 from sprintgate.text import limited, markdown_inline, terminal
 from sprintgate.units import PERCENT, POINTS, RATIO, Unit
@@ -104,7 +104,7 @@ def goal_table(results: Sequence[GoalResult]) -> list[list[str]]:
                 r.unit.format(r.target),
                 r.value_unit.format(r.baseline.value),
                 r.value_unit.format(r.post.value),
-                f"{r.baseline.n:,}/{r.post.n:,}",
+                "n/a" if r.kind is Kind.PRECONDITION else f"{r.baseline.n:,}/{r.post.n:,}",
             ]
         )
     return rows

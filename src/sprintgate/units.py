@@ -95,8 +95,8 @@ def duration_unit(name: str) -> Unit:
 
 
 def count_unit(name: str) -> Unit:
-    """A count of something per unit (``attempts``): two decimals."""
-    return Unit(name=name, decimals=2, spelled=(name.lower(),))
+    """A count of something per unit (``attempts``): two decimals and its name."""
+    return Unit(name=name, decimals=2, suffix=f" {name}", spelled=(name.lower(),))
 
 
 PERCENT = Unit(name="%", scale=100.0, decimals=1, suffix=" %", spelled=("%", "pct", "percent"), requires_spelling=True)
