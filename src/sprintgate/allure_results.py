@@ -22,9 +22,17 @@ from sprintgate.text import terminal
 
 #: Non-pass results sorted for a reviewer, by the structured verdict carried in each result's labels.
 CATEGORIES = [
-    {"name": "Guardrail breached (roll back)", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\(guardrail\): FAIL\..*"},
+    {
+        "name": "Guardrail breached (roll back)",
+        "matchedStatuses": ["failed"],
+        "messageRegex": r"(?s).*\(guardrail\): FAIL\..*",
+    },
     {"name": "Goal not met", "matchedStatuses": ["failed"], "messageRegex": r"(?s).*\(goal\): FAIL\..*"},
-    {"name": "Precondition not met", "matchedStatuses": ["failed", "unknown"], "messageRegex": r"(?s).*\(precondition\): (FAIL|INCONCLUSIVE)\..*"},
+    {
+        "name": "Precondition not met",
+        "matchedStatuses": ["failed", "unknown"],
+        "messageRegex": r"(?s).*\(precondition\): (FAIL|INCONCLUSIVE)\..*",
+    },
     {"name": "Inconclusive: wait for more data", "matchedStatuses": ["unknown"]},
     {"name": "Could not measure", "matchedStatuses": ["broken"]},
 ]
