@@ -34,3 +34,21 @@ class TestFirstGoal:
         result = pytester.runpytest_subprocess("goals", "--demo-scale", "0.5")
         assert result.ret == 0
         result.stdout.fnmatch_lines(["PROMOTE: 1 goal passed and every precondition holds (6 of 6 checks judged)"])
+
+
+class TestBesideOtherSuites:
+    def test_a_suite_with_its_own_env_option_is_unaffected(self, pytester: pytest.Pytester) -> None:
+        """Installed sprintgate stays out of a project that does not opt in: its own --env works, no
+        sprintgate option is registered and nothing of sprintgate (or scipy) is imported."""
+        pytester.makeconftest("def pytest_addoption(parser):\n    parser.addoption('--env', default='local')\n")
+        pytester.makepyfile(
+            test_app=(
+                "import sys\n\n"
+                "def test_env(request):\n"
+                "    assert request.config.getoption('--env') == 'qa'\n"
+                "    assert not [m for m in sys.modules if m.startswith(('sprintgate', 'scipy'))]\n"
+            )
+        )
+        result = pytester.runpytest_subprocess("--env=qa")
+        result.assert_outcomes(passed=1)
+        assert "--demo-scale" not in pytester.runpytest_subprocess("--help").stdout.str()

@@ -5,10 +5,10 @@ column of the telemetry table) it reads. The engine compiles every declared meas
 over each window (:mod:`sprintgate.compiler`); every value is bound as a parameter, never pasted into
 the SQL text, and every row a measure cannot use is counted under a reason.
 
-- :class:`Duration`: a number such as ``planner_duration_ms``; goals take quantiles of it.
+- :class:`Duration`: a number such as ``duration_ms``; goals take quantiles of it.
 - :class:`Rate`: the share of events that are a hit (:class:`FieldTrue`, :class:`FieldPresent`,
   :class:`EventIs`); goals bound the share or its change.
-- :class:`PerUnit`: events per unit (rows per ``booking_id``); goals take the mean per unit.
+- :class:`PerUnit`: events per unit (rows per ``request_id``, say); goals take the mean per unit.
 - :class:`Category`: a text field with declared values, for breakdowns and mixes.
 """
 
@@ -172,7 +172,7 @@ class Rate:
 @dataclass(frozen=True, slots=True)
 class PerUnit:
     """How many ``events`` rows each unit has, a unit being a value of the column ``unit``
-    (for example attempt rows per booking id). Rows without a unit are counted and excluded."""
+    (for example retry rows per request id). Rows without a unit are counted and excluded."""
 
     name: str
     events: tuple[str, ...]

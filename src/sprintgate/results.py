@@ -41,7 +41,7 @@ class GoalResult:
 
     ``estimate``, ``interval`` and ``target`` are in ``unit`` (the deciding statistic: a ratio, a
     share, a difference in points); ``baseline`` and ``post`` are the measure itself in each window,
-    in ``value_unit`` (milliseconds, a rate, attempts per booking).
+    in ``value_unit`` (milliseconds, a rate, retries per request).
     """
 
     goal: str

@@ -5,7 +5,7 @@ and the reports. The pytest plugin calls it from its hooks; nothing here imports
     run.declare(goal, path)            # every goal module of the suite, collected or not
     run.prepare(selected={...})        # targets, windows, staging evidence: before any database work
     run.open()                         # one snapshot, every check judged
-    run.result("planner_p95_reduction")
+    run.result("search_p95_reduction")
     decision = run.finish(interrupted=False)
 """
 

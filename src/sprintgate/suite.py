@@ -2,7 +2,7 @@
 
     from sprintgate import Suite
     pytest_plugins = ("sprintgate.plugin",)
-    SUITE = Suite(name=..., flags=(...), rollback=..., demand=(...), cluster="restaurant_id", ...)
+    SUITE = Suite(name=..., flags=(...), rollback=..., demand=(...), cluster="tenant_id", ...)
 
 The flags (any number, any names) and the rollback instruction are declared here once; the flag
 precondition, flip detection and the comparability checks use them. The goals live beside it, one
@@ -57,7 +57,7 @@ class Suite:
     - ``rollback``: what to do when a guardrail is breached with confidence, in the team's words.
     - ``demand``: event types whose volume and timing the rollout should not change; windows whose
       demand differs are not compared (``windows_comparable``).
-    - ``cluster``: the column whose values make events correlated (a restaurant, a tenant); intervals
+    - ``cluster``: the column whose values make events correlated (a tenant, a store); intervals
       treat each value as a cluster. ``None``: only time clusters.
     - ``columns``: extra columns of the telemetry table the measures read, with their types.
     - ``mixes``: category mixes that must stay comparable.

@@ -128,7 +128,7 @@ class Metric(Protocol):
         ...
 
     def statistic(self) -> str:
-        """What the deciding number is, in words (``p95 planner duration, POST / BASELINE``)."""
+        """What the deciding number is, in words (``p95 request duration, POST / BASELINE``)."""
         ...
 
     def needs(self) -> Mapping[str, tuple[str, ...]]:

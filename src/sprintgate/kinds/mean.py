@@ -1,4 +1,4 @@
-"""Means per unit (rows per booking, say): a ratio between windows and report-only values.
+"""Means per unit (retry rows per request, say): a ratio between windows and report-only values.
 
 The mean per unit is a ratio of sums (rows / units); its variance is cluster-robust over the cells of
 each unit's first row (:mod:`sprintgate.design`), its interval the delta method on the log ratio with
