@@ -36,6 +36,7 @@ from scipy import special
 from sprintgate import simulation as sim
 from sprintgate.config import Thresholds
 from sprintgate.evidence import Evidence, Histogram
+from sprintgate.goals import Goal
 from sprintgate.simulation import (
     CI_CELLS,
     INDEPENDENT,
@@ -255,8 +256,8 @@ def _ratio_cells() -> list[Cell]:
     for grid in (1.0, 10.0, 100.0):
         add(f"values on a {grid:g} ms grid (p95 1 s), 10,000", n=(10_000, 10_000), grid=grid, compare=True)
     add("values on a 1000 ms grid (p95 10 s), 10,000", n=(10_000, 10_000), grid=1000.0, p95=10_000.0, compare=True)
-    for n in ((1000, 100), (3000, 300), (20_000, 2000)):
-        add(f"BASELINE 10x POST ({n[0]:,} / {n[1]:,})", n=n, compare=True)
+    for windows in ((1000, 100), (2000, 200), (3000, 300), (20_000, 2000)):
+        add(f"BASELINE 10x POST ({windows[0]:,} / {windows[1]:,})", n=windows, compare=True)
     for icc in (0.01, 0.05, 0.15):
         add(
             f"restaurants ICC {icc:.0%}, 1,000 restaurants, 20,000",
@@ -274,6 +275,12 @@ def _ratio_cells() -> list[Cell]:
         population=_p(restaurants=5000, icc=0.15),
     )
     add("restaurants ICC 15%, 300 restaurants, 2,000", n=(2000, 2000), population=_p(restaurants=300, icc=0.15))
+    for restaurants in (12, 24):
+        add(
+            f"restaurants ICC 15%, only {restaurants} restaurants (skewed volumes), 20,000",
+            n=(20_000, 20_000),
+            population=_p(restaurants=restaurants, icc=0.15),
+        )
     for n in (2000, 20_000, 100_000):
         add(f"restaurant x week ICC 1.1%, {n:,}", n=(n, n), population=_p(restaurants=1000, weekly_icc=0.011))
     for icc in (0.04, 0.15):
@@ -352,6 +359,8 @@ def _budget_cells() -> list[Cell]:
     clustered = {
         "restaurants ICC 5%, 200 restaurants, 20,000": _p(restaurants=200, icc=0.05),
         "restaurants ICC 15%, 1,000 restaurants, 100,000": _p(restaurants=1000, icc=0.15),
+        "restaurants ICC 15%, only 12 restaurants (skewed volumes), 20,000": _p(restaurants=12, icc=0.15),
+        "restaurants ICC 5%, only 24 restaurants (skewed volumes), 20,000": _p(restaurants=24, icc=0.05),
         "restaurant x week ICC 4%, 20,000": _p(restaurants=1000, weekly_icc=0.04),
         "incidents (4 h/window, x2 slower), 20,000": _p(incident_hours=4),
     }
@@ -394,6 +403,18 @@ def _mean_cells() -> list[Cell]:
         add(f"independent, {n:,} units", n=(n, n), compare=True)
     for n in (20, 100, 300, 1000, 5000):
         add(f"1 % retry storms (50+ rows) in POST, {n:,} units", n=(n, n), storms=0.01, compare=True)
+    for n in (400, 1000):
+        heavy = sim.Scenario(
+            world=sim.PerUnits(ratio=0.5, storms=0.005, storm_min=100, storm_mean=150.0), n_baseline=n, n_post=n
+        )
+        cells.append(
+            Cell(
+                label=f"mean per unit, rarer heavier storms (0.5 %, 100+ rows, mean 150) in POST, {n:,} units",
+                goal=MEAN_RATIO,
+                margin=heavy,
+                group=group,
+            )
+        )
     for n in (2, 20):
         cells.append(
             Cell(
@@ -421,7 +442,7 @@ def _rate_cells() -> list[Cell]:
 
     def add(
         label: str,
-        goal: sim.Goal,
+        goal: Goal,
         margin: sim.Scenario,
         clear: sim.Scenario | None,
         group: str,
@@ -452,6 +473,17 @@ def _rate_cells() -> list[Cell]:
                 rates(0.3, 0.26, n=(n, n), population=population),
                 ceiling,
             )
+    for icc, restaurants in ((0.15, 200), (0.05, 12), (0.15, 12), (0.05, 24)):
+        population = _p(restaurants=restaurants, icc=icc)
+        add(
+            f"rate ceiling, restaurants ICC {icc:.2f}, only {restaurants} restaurants, 25,000"
+            if restaurants < 100
+            else f"rate ceiling, restaurants ICC {icc:.2f}, {restaurants} restaurants, 25,000",
+            RATE_CEILING,
+            rates(0.3, 0.3, n=(25_000, 25_000), population=population),
+            rates(0.3, 0.26, n=(25_000, 25_000), population=population),
+            ceiling,
+        )
     weekly = _p(restaurants=1000, weekly_icc=0.05)
     add(
         "rate ceiling, restaurant x week ICC 0.05, 25,000",
@@ -629,7 +661,11 @@ def table(rows: Sequence[Row]) -> str:
         margin, clear = row.margin, row.clear
         power = "n/a" if clear is None else f"{_pct(clear.rate)} ± {_pct(clear.standard_error)}"
         power_alone = "n/a" if clear is None else _pct(clear.statistics_rate)
-        old = "" if row.old is None else _pct(row.old[0] / row.old[1])
+        old = ""
+        if row.old is not None and clear is not None:
+            before = row.old[0] / row.old[1]
+            gap = 100 * (clear.rate - before)
+            old = f"{_pct(before)} ({gap:+.0f} pt{', **> 10 pt below**' if gap < -10 else ''})"
         mark = "ok" if row.meets else f"**MISSED** (> {_pct(sim.false_pass_bound(margin.repetitions))})"
         lines.append(
             f"| {row.cell.label} | {_pct(margin.rate)} ± {_pct(margin.standard_error)} | {_pct(margin.statistics_rate)} | {mark} | "
@@ -648,13 +684,16 @@ def main() -> None:
     parser.add_argument(
         "--repetitions", type=int, default=1000, help="trials at the margin per cell (the clear effect gets a third)"
     )
+    parser.add_argument(
+        "--clear-repetitions", type=int, default=0, help="trials at the clear effect (default: a third)"
+    )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--only", default="", help="only cells whose label contains this text")
     parser.add_argument("--output", type=Path, default=REPORT)
     args = parser.parse_args()
     cells = list(CI_CELLS) if args.quick else matrix()
     cells = [c for c in cells if args.only.lower() in c.label.lower()]
-    clear_repetitions = max(100, args.repetitions // 3)
+    clear_repetitions = args.clear_repetitions or max(100, args.repetitions // 3)
     for cell in cells:  # every truth solved up front: a scenario that cannot exist fails here, not mid-run
         for scenario in (cell.margin, cell.clear):
             if scenario is not None:
@@ -672,7 +711,10 @@ def main() -> None:
             print(f"{row.cell.label}: {_pct(row.margin.rate)} false PASS, {row.seconds:.0f} s", flush=True)
     rows.sort(key=lambda r: cells.index(r.cell))
     elapsed = time.perf_counter() - started
-    command = f"nice -n 10 python bench/calibration.py{' --quick' if args.quick else ''} --repetitions {args.repetitions} --jobs {args.jobs}"
+    command = (
+        f"nice -n 10 python bench/calibration.py{' --quick' if args.quick else ''} --repetitions {args.repetitions}"
+        f" --clear-repetitions {clear_repetitions} --jobs {args.jobs}"
+    )
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}, numpy {np.__version__}"
     thresholds = Thresholds()
     header = (

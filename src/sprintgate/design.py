@@ -1,10 +1,10 @@
 """Clustered telemetry: how much less an estimate knows than its event count suggests.
 
-Events of one restaurant, one hour or one incident are not independent. Every statistic the gate
+Events of one tenant, one hour or one incident are not independent. Every statistic the gate
 uses is a ratio of sums (a rate, a mean per unit, the share of events at or below a quantile), so its
 variance follows from the residual totals per cell ``z = Y - R X``:
 
-- ``V_groups``: the cluster-robust variance over the suite's cluster groups (a restaurant, say);
+- ``V_groups``: the cluster-robust variance over the suite's cluster groups (a tenant, say);
 - ``V_time``: the cluster-robust variance over time slots, centred within time-of-day strata (the
   day/night pattern is the same in both windows by design, not noise);
 - ``V_cells``: the same over cells (the intersection of both), which two-way clustering subtracts;
@@ -15,7 +15,13 @@ uses the largest of that, each one-way variance and ``V_iid``, so clustering can
 interval. The *design effect* ``V / V_iid`` turns a sample of ``n`` events into ``n / deff``
 effective ones, and each interval method runs on the effective size. With few clusters the variance
 is itself uncertain: the design effect is inflated by ``(t_dof / z)^2`` for the side's error rate,
-with ``dof`` one less than the clusters (Cameron & Miller 2015, section VI).
+with ``dof`` one less than the clusters (Cameron & Miller 2015, section VI). Clusters of unequal size
+carry fewer degrees of freedom than their count: over the cluster groups ``dof`` is one less than
+their *effective* number ``(sum x_g^2)^2 / sum x_g^4`` (``x_g`` the group's events; the Satterthwaite
+degrees of freedom of ``sum_g z_g^2`` when a group's variance grows with its size squared, as it does
+when clustering matters; the idea of Carter, Schnepel & Steigerwald's effective number of clusters,
+2017). Equal groups keep ``G - 1``; a suite
+whose events come from a dozen tenants of very different volume gets the wider interval it needs.
 """
 
 from __future__ import annotations
@@ -84,6 +90,16 @@ def _robust(totals: NDArray[np.float64], present: NDArray[np.bool_]) -> tuple[fl
     return count / (count - 1) * float(np.sum(totals[present] ** 2)), count
 
 
+def effective_clusters(sizes: NDArray[np.float64]) -> float:
+    """``(sum x^2)^2 / sum x^4`` over the non-empty clusters: their count when they are equal, fewer
+    when a few large ones dominate (the degrees of freedom of a cluster-robust variance then rest on
+    those few)."""
+    present = sizes[sizes > 0] / max(float(sizes.max(initial=0.0)), 1e-300)
+    squares = present * present
+    fourth = float(np.sum(squares * squares))
+    return float(np.sum(squares)) ** 2 / fourth if fourth > 0 else 0.0
+
+
 def design_effect(
     y: Cells, x: Cells, iid_variance: float, layout: Layout, clustering: Clustering
 ) -> DesignEffect | None:
@@ -105,7 +121,7 @@ def design_effect(
     if clustering.groups:
         v_groups, groups = _robust(residual.sum(axis=0), x.sum(axis=0) > 0)
         candidates.append(v_groups)
-        dofs.append(groups - 1)
+        dofs.append(max(1.0, effective_clusters(x.sum(axis=0)) - 1) if groups >= 2 else groups - 1)
     if clustering.time:
         by_slot = residual.sum(axis=1)
         present = x.sum(axis=1) > 0

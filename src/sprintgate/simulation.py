@@ -76,7 +76,14 @@ _DIRECT_EVENTS = 200_000  # below this many events a window's categories are dra
 DURATION = Duration("duration", events=("call",), field="duration_ms")
 RATE = Rate("outcome", events=("call",), hit=FieldTrue("hit"))
 PER_UNIT = PerUnit("rows_per_unit", events=("attempt",), unit="booking_id", counts="attempts")
-SUITE = Suite(name="calibration", flags=("flag",), rollback="turn the flag off", demand=("call",))
+SUITE = Suite(
+    name="calibration",
+    flags=("flag",),
+    rollback="turn the flag off",
+    demand=("call",),
+    cluster="restaurant_id",
+    columns={"restaurant_id": "uuid", "booking_id": "uuid"},
+)
 
 
 def baseline_window() -> Window:
@@ -100,7 +107,9 @@ def _slot_days(window: Window) -> Float:
 
 
 class Shape(Protocol):
-    """A distribution of positive values at unit scale: its CDF, vectorised."""
+    """A distribution of positive values at unit scale: its CDF, vectorised (a frozen, hashable value)."""
+
+    def __hash__(self) -> int: ...
 
     def cdf(self, x: Float) -> Float: ...
 
@@ -151,8 +160,8 @@ def _log_moments(shape: Shape) -> tuple[float, float, float, float]:
     centres = (logs[1:] + logs[:-1]) / 2
     mean = float(np.dot(mass, centres) / mass.sum())
     variance = float(np.dot(mass, (centres - mean) ** 2) / mass.sum())
-    low = float(logs[np.searchsorted(cdf, 1e-9)])
-    high = float(logs[min(logs.size - 1, np.searchsorted(cdf, 1 - 1e-10))])
+    low = float(logs[int(np.searchsorted(cdf, 1e-9))])
+    high = float(logs[min(logs.size - 1, int(np.searchsorted(cdf, 1 - 1e-10)))])
     return mean, variance, low, high
 
 
@@ -415,12 +424,10 @@ def marginal_cdf(profile: Profile, population: Population, x: Float) -> Float:
     return out
 
 
-def scale_for_quantile(
-    profile: Profile, population: Population, q: float, value: float, *, strictly_under: bool = False
-) -> Profile:
-    """``profile`` rescaled so that its marginal ``q`` quantile is ``value`` (with ``strictly_under``:
-    so that exactly a share ``q`` of values lies strictly under ``value``, the budget's truth)."""
-    del strictly_under  # the marginal CDF is continuous below a cap, so both read the same
+def scale_for_quantile(profile: Profile, population: Population, q: float, value: float) -> Profile:
+    """``profile`` rescaled so that a share ``q`` of its values, over restaurants, weeks and incidents,
+    lies strictly under ``value``: its marginal ``q`` quantile is ``value`` (values are continuous
+    below a cap), and a budget of ``value`` sits exactly at the margin."""
 
     def gap(log_scale: float) -> float:
         trial = replace(profile, scale=math.exp(log_scale))
@@ -553,13 +560,76 @@ def _rows(mixed: Float, inverse: Int) -> tuple[Float, Int]:
     return rows, (inverse[:, None] * groups + column[None, :]).astype(np.int64)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _SlotLaw:
+    """Per slot of one window: the scale of the values (drift and the flags' effect included) and the
+    share of the slot's events in incident hours."""
+
+    profile: Profile
+    scales: Float
+    incidents: Float
+    slowdown: float
+
+    def cdf(self, slot: int, x: Float) -> Float:
+        scaled = x / self.scales[slot]
+        values = self.profile.shape.cdf(scaled)
+        share = self.incidents[slot]
+        if share:
+            values = (1 - share) * values + share * self.profile.shape.cdf(scaled / self.slowdown)
+        return values
+
+
+def _slot_pmf(law: _SlotLaw, slot: int, prepared: _Prepared) -> Float:
+    """The bucket probabilities of one slot's values (on a grid: the grid values' buckets)."""
+    edges = BUCKET_BASE ** np.arange(prepared.first, prepared.first + prepared.buckets + 1, dtype=np.float64)
+    grid = law.profile.grid
+    if grid is None:
+        cdf = law.cdf(slot, edges)
+        cdf[0], cdf[-1] = 0.0, 1.0
+        return np.asarray(np.diff(cdf), dtype=np.float64)
+    points = grid * np.arange(1, math.ceil(edges[-1] / grid) + 1, dtype=np.float64)
+    mass = np.diff(law.cdf(slot, np.concatenate(([0.0], points))))
+    index = np.clip(np.floor(np.log(points) / _LOG_BASE).astype(np.int64) - prepared.first, 0, prepared.buckets - 1)
+    return np.asarray(np.bincount(index, weights=mass, minlength=prepared.buckets), dtype=np.float64)
+
+
+def _shift_weights(restaurants: _Restaurants, volume: Float, effect: Float, reach: int) -> tuple[Float, int]:
+    """Per group, the volume share of each restaurant effect in whole buckets, and the smallest shift."""
+    if reach:
+        shift = np.clip(np.rint(effect / _LOG_BASE).astype(np.int64), -reach, reach)
+    else:
+        shift = np.zeros(effect.size, dtype=np.int64)
+    low, width = int(shift.min()), int(shift.max() - shift.min()) + 1
+    weights = np.bincount(restaurants.group * width + shift - low, weights=volume, minlength=_GROUPS * width)
+    weights = weights.reshape(_GROUPS, width)
+    return weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300), low
+
+
+def _split_budget(
+    pmf: Float, law: _SlotLaw, representative: list[int], weights: Float, low: int, first: int, budget: float
+) -> tuple[Float, int]:
+    """The budget's bucket cut in two categories, values strictly under the budget and the rest,
+    from the values' distribution itself: the exact count the evidence query makes."""
+    if law.profile.cap is not None and law.profile.cap < budget:
+        raise ValueError("a cap under the budget puts every value under it")
+    at = math.floor(math.log(budget) / _LOG_BASE) - first
+    shifts = np.arange(low, low + weights.shape[1], dtype=np.float64)
+    under = np.empty(pmf.shape[:2])
+    for u, slot in enumerate(representative):
+        grid = law.profile.grid
+        if grid is not None:
+            points = np.full(shifts.size, grid * (math.ceil(budget / grid) - 1))
+        else:
+            points = budget * (1 - 1e-12) * BUCKET_BASE**-shifts
+        by_group = weights @ law.cdf(slot, points)
+        under[u] = by_group if pmf.shape[1] > 1 else by_group[:1]
+    inside = np.clip(under - pmf[:, :, :at].sum(axis=2), 0.0, pmf[:, :, at])
+    parts = (pmf[:, :, :at], inside[:, :, None], (pmf[:, :, at] - inside)[:, :, None], pmf[:, :, at + 1 :])
+    return np.concatenate(parts, axis=2), at
+
+
 def _duration_model(
-    scenario: Scenario,
-    profile: Profile,
-    window: Window,
-    restaurants: _Restaurants,
-    rng: np.random.Generator,
-    factor: float,
+    scenario: Scenario, profile: Profile, window: Window, restaurants: _Restaurants, rng: np.random.Generator
 ) -> WindowModel:
     world = scenario.world
     assert isinstance(world, Durations)
@@ -568,53 +638,19 @@ def _duration_model(
     volume, effect = _window_restaurants(scenario, restaurants, rng)
     shares = _cell_shares(population, restaurants.group, volume)
     incidents = _hour_shares(population.incident_hours, rng)
-    days = _slot_days(window)
-    scales = profile.scale * factor * np.exp(population.drift_per_week / 7 * days)
-    edges = BUCKET_BASE ** np.arange(prepared.first, prepared.first + prepared.buckets + 1, dtype=np.float64)
-
-    def slot_cdf(s: int, x: Float) -> Float:
-        scaled = x / scales[s]
-        values = profile.shape.cdf(scaled)
-        if incidents[s]:
-            values = (1 - incidents[s]) * values + incidents[s] * profile.shape.cdf(scaled / population.slowdown)
-        return values
-
+    scales = profile.scale * np.exp(population.drift_per_week / 7 * _slot_days(window))
+    law = _SlotLaw(profile, scales, incidents, population.slowdown)
     # Slots that share a scale and an incident share share their distribution: compute each once.
-    keys = np.column_stack((scales, incidents))
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    unique, inverse = np.unique(np.column_stack((scales, incidents)), axis=0, return_inverse=True)
     inverse = inverse.ravel()
     representative = [int(np.flatnonzero(inverse == u)[0]) for u in range(unique.shape[0])]
-    slot_pmf = np.empty((len(representative), prepared.buckets))
-    for u, s in enumerate(representative):
-        if profile.grid is not None:
-            top = edges[-1]
-            points = profile.grid * np.arange(1, math.ceil(top / profile.grid) + 1, dtype=np.float64)
-            mass = np.diff(slot_cdf(s, np.concatenate(([0.0], points))))
-            index = np.clip(
-                np.floor(np.log(points) / _LOG_BASE).astype(np.int64) - prepared.first, 0, prepared.buckets - 1
-            )
-            slot_pmf[u] = np.bincount(index, weights=mass, minlength=prepared.buckets)
-        else:
-            cdf = slot_cdf(s, edges)
-            cdf[0], cdf[-1] = 0.0, 1.0
-            slot_pmf[u] = np.diff(cdf)
-    if prepared.reach:
-        shift = np.clip(np.rint(effect / _LOG_BASE).astype(np.int64), -prepared.reach, prepared.reach)
-        low, high = int(shift.min()), int(shift.max())
-    else:
-        shift = np.zeros(effect.size, dtype=np.int64)
-        low = high = 0
-    width = high - low + 1
-    weights = np.bincount(restaurants.group * width + shift - low, weights=volume, minlength=_GROUPS * width).reshape(
-        _GROUPS, width
-    )
-    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    slot_pmf = np.stack([_slot_pmf(law, slot, prepared) for slot in representative])
+    weights, low = _shift_weights(restaurants, volume, effect, prepared.reach)
     first = prepared.first + low
-    if width > 1:
-        mixed = np.clip(signal.fftconvolve(slot_pmf[:, None, :], weights[None, :, :], axes=2), 0.0, None)
+    if weights.shape[1] > 1:
+        pmf = np.clip(signal.fftconvolve(slot_pmf[:, None, :], weights[None, :, :], axes=2), 0.0, None)
     else:
-        mixed = slot_pmf[:, None, :]
-    pmf = np.array(mixed)
+        pmf = np.array(slot_pmf[:, None, :])
     if profile.cap is not None:
         at = math.floor(math.log(profile.cap) / _LOG_BASE) - first
         pmf[:, :, at] += pmf[:, :, at + 1 :].sum(axis=2)
@@ -630,25 +666,7 @@ def _duration_model(
     pmf = pmf / np.maximum(pmf.sum(axis=2, keepdims=True), 1e-300)
     split = None
     if world.budget is not None:
-        budget = world.budget
-        if profile.cap is not None and profile.cap < budget:
-            raise ValueError("a cap under the budget puts every value under it")
-        at = math.floor(math.log(budget) / _LOG_BASE) - first
-        shifts = np.arange(low, high + 1, dtype=np.float64)
-        under = np.empty(pmf.shape[:2])
-        for u, s in enumerate(representative):
-            if profile.grid is not None:
-                points = np.full(shifts.size, profile.grid * (math.ceil(budget / profile.grid) - 1))
-            else:
-                points = budget * (1 - 1e-12) * BUCKET_BASE**-shifts
-            by_group = weights @ slot_cdf(s, points)
-            under[u] = by_group if pmf.shape[1] > 1 else by_group[:1]
-        before = pmf[:, :, :at].sum(axis=2)
-        inside = np.clip(under - before, 0.0, pmf[:, :, at])
-        pmf = np.concatenate(
-            (pmf[:, :, :at], inside[:, :, None], (pmf[:, :, at] - inside)[:, :, None], pmf[:, :, at + 1 :]), axis=2
-        )
-        split = at
+        pmf, split = _split_budget(pmf, law, representative, weights, low, first, world.budget)
     rows, row_of_cell = _rows(pmf, inverse)
     return WindowModel("duration", window, shares, rows, row_of_cell, np.zeros((0,)), first, split, world.budget)
 
@@ -691,11 +709,10 @@ def _unit_model(
         return WindowModel("units", window, shares, table_rows, row_of_cell, np.zeros((0, 0)))
     step = np.rint(effect / _UNIT_STEP).astype(np.int64)
     low, high = int(step.min()), int(step.max())
-    weights = np.bincount(
+    counted = np.bincount(
         restaurants.group * (high - low + 1) + step - low, weights=volume, minlength=_GROUPS * (high - low + 1)
-    )
-    weights = weights.reshape(_GROUPS, -1)
-    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    ).reshape(_GROUPS, -1)
+    weights = counted / np.maximum(counted.sum(axis=1, keepdims=True), 1e-300)
     levels = np.exp(np.arange(low, high + 1) * _UNIT_STEP)
     days = _slot_days(window)
     drift = np.exp(population.drift_per_week / 7 * (days - 3.5))
@@ -732,7 +749,7 @@ class Replicate:
         world = self.scenario.world
         if isinstance(world, Durations):
             profile = world.baseline if which == 0 else world.post
-            return _duration_model(self.scenario, profile, window, self.restaurants, self.rng, 1.0)
+            return _duration_model(self.scenario, profile, window, self.restaurants, self.rng)
         if isinstance(world, Rates):
             return _rate_model(self.scenario, which, window, self.restaurants, self.rng)
         return _unit_model(self.scenario, which, window, self.restaurants, self.rng)

@@ -36,8 +36,8 @@ from sprintgate.results import GoalResult, Observation
 from sprintgate.units import PERCENT, POINTS, RATIO, Unit
 from sprintgate.verdict import Better, Interval
 
-#: The fewest effective events a rate needs in a window, and the fewest effective hits or misses
-#: (whichever is rarer) a ratio of rates needs before the score interval is trusted (bench/calibration.py).
+#: The fewest effective events a rate needs in a window before its score interval is trusted
+#: (bench/calibration.py: rare rates, 0.1 % to 1 %, hold their level from there on).
 MIN_EVENTS = 30
 
 
