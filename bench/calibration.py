@@ -262,38 +262,38 @@ def _ratio_cells() -> list[Cell]:
         add(
             f"restaurants ICC {icc:.0%}, 1,000 restaurants, 20,000",
             n=(20_000, 20_000),
-            population=_p(restaurants=1000, icc=icc),
+            population=_p(tenants=1000, icc=icc),
         )
     add(
         "restaurants ICC 5%, 200 restaurants, 20,000 (power target)",
         n=(20_000, 20_000),
-        population=_p(restaurants=200, icc=0.05),
+        population=_p(tenants=200, icc=0.05),
     )
     add(
         "restaurants ICC 15%, 5,000 restaurants, 100,000",
         n=(100_000, 100_000),
-        population=_p(restaurants=5000, icc=0.15),
+        population=_p(tenants=5000, icc=0.15),
     )
-    add("restaurants ICC 15%, 300 restaurants, 2,000", n=(2000, 2000), population=_p(restaurants=300, icc=0.15))
+    add("restaurants ICC 15%, 300 restaurants, 2,000", n=(2000, 2000), population=_p(tenants=300, icc=0.15))
     for restaurants in (12, 24):
         add(
             f"restaurants ICC 15%, only {restaurants} restaurants (skewed volumes), 20,000",
             n=(20_000, 20_000),
-            population=_p(restaurants=restaurants, icc=0.15),
+            population=_p(tenants=restaurants, icc=0.15),
         )
     for n in (2000, 20_000, 100_000):
-        add(f"restaurant x week ICC 1.1%, {n:,}", n=(n, n), population=_p(restaurants=1000, weekly_icc=0.011))
+        add(f"restaurant x week ICC 1.1%, {n:,}", n=(n, n), population=_p(tenants=1000, weekly_icc=0.011))
     for icc in (0.04, 0.15):
         add(
             f"restaurant x week ICC {icc:.0%}, 20,000",
             n=(20_000, 20_000),
-            population=_p(restaurants=1000, weekly_icc=icc),
+            population=_p(tenants=1000, weekly_icc=icc),
         )
     for shift in (0.5, 1.0):
         add(
             f"ICC 5% + volume shifts (log-sd {shift:g}) week to week, 20,000",
             n=(20_000, 20_000),
-            population=_p(restaurants=1000, icc=0.05, volume_shift=shift),
+            population=_p(tenants=1000, icc=0.05, volume_shift=shift),
         )
     add("incidents (4 h/window, x2 slower), 20,000", n=(20_000, 20_000), population=_p(incident_hours=4, slowdown=2.0))
     add(
@@ -307,14 +307,14 @@ def _ratio_cells() -> list[Cell]:
     add(
         "rerun after INCONCLUSIVE with 'N more events', ICC 5%, 5,000",
         n=(5000, 5000),
-        population=_p(restaurants=500, icc=0.05),
+        population=_p(tenants=500, icc=0.05),
         policy="more_events",
     )
     add("weekly reruns, new POST (<= 4 looks), 2,000", n=(2000, 2000), policy="weekly")
     add(
         "weekly reruns, restaurant x week ICC 1.1%, 20,000",
         n=(20_000, 20_000),
-        population=_p(restaurants=1000, weekly_icc=0.011),
+        population=_p(tenants=1000, weekly_icc=0.011),
         policy="weekly",
     )
     return cells
@@ -357,11 +357,11 @@ def _budget_cells() -> list[Cell]:
         durations_budget(1700.0, n=(20_000, 20_000), shape=Pareto(1.5)),
     )
     clustered = {
-        "restaurants ICC 5%, 200 restaurants, 20,000": _p(restaurants=200, icc=0.05),
-        "restaurants ICC 15%, 1,000 restaurants, 100,000": _p(restaurants=1000, icc=0.15),
-        "restaurants ICC 15%, only 12 restaurants (skewed volumes), 20,000": _p(restaurants=12, icc=0.15),
-        "restaurants ICC 5%, only 24 restaurants (skewed volumes), 20,000": _p(restaurants=24, icc=0.05),
-        "restaurant x week ICC 4%, 20,000": _p(restaurants=1000, weekly_icc=0.04),
+        "restaurants ICC 5%, 200 restaurants, 20,000": _p(tenants=200, icc=0.05),
+        "restaurants ICC 15%, 1,000 restaurants, 100,000": _p(tenants=1000, icc=0.15),
+        "restaurants ICC 15%, only 12 restaurants (skewed volumes), 20,000": _p(tenants=12, icc=0.15),
+        "restaurants ICC 5%, only 24 restaurants (skewed volumes), 20,000": _p(tenants=24, icc=0.05),
+        "restaurant x week ICC 4%, 20,000": _p(tenants=1000, weekly_icc=0.04),
         "incidents (4 h/window, x2 slower), 20,000": _p(incident_hours=4),
     }
     for label, population in clustered.items():
@@ -427,9 +427,9 @@ def _mean_cells() -> list[Cell]:
     add(
         "restaurants ICC 5%, 1,000 restaurants, 20,000 units",
         n=(20_000, 20_000),
-        population=_p(restaurants=1000, icc=0.05),
+        population=_p(tenants=1000, icc=0.05),
     )
-    add("restaurant x week ICC 5%, 20,000 units", n=(20_000, 20_000), population=_p(restaurants=1000, weekly_icc=0.05))
+    add("restaurant x week ICC 5%, 20,000 units", n=(20_000, 20_000), population=_p(tenants=1000, weekly_icc=0.05))
     add("drift -5 %/week, 5,000 units", n=(5000, 5000), population=_p(drift_per_week=DRIFT))
     add("BASELINE 10x POST (10,000 / 1,000 units)", n=(10_000, 1000), compare=True)
     return cells
@@ -465,7 +465,7 @@ def _rate_cells() -> list[Cell]:
         )
     for icc in (0.01, 0.05, 0.10):
         for n, restaurants in ((25_000, 500), (100_000, 5000)):
-            population = _p(restaurants=restaurants, icc=icc)
+            population = _p(tenants=restaurants, icc=icc)
             add(
                 f"rate ceiling, restaurants ICC {icc:.2f}, {restaurants:,} restaurants, {n:,}",
                 RATE_CEILING,
@@ -474,7 +474,7 @@ def _rate_cells() -> list[Cell]:
                 ceiling,
             )
     for icc, restaurants in ((0.15, 200), (0.05, 12), (0.15, 12), (0.05, 24)):
-        population = _p(restaurants=restaurants, icc=icc)
+        population = _p(tenants=restaurants, icc=icc)
         add(
             f"rate ceiling, restaurants ICC {icc:.2f}, only {restaurants} restaurants, 25,000"
             if restaurants < 100
@@ -484,7 +484,7 @@ def _rate_cells() -> list[Cell]:
             rates(0.3, 0.26, n=(25_000, 25_000), population=population),
             ceiling,
         )
-    weekly = _p(restaurants=1000, weekly_icc=0.05)
+    weekly = _p(tenants=1000, weekly_icc=0.05)
     add(
         "rate ceiling, restaurant x week ICC 0.05, 25,000",
         RATE_CEILING,
@@ -518,7 +518,7 @@ def _rate_cells() -> list[Cell]:
             change,
             compare=True,
         )
-    clustered = _p(restaurants=500, icc=0.05)
+    clustered = _p(tenants=500, icc=0.05)
     add(
         "rate +5pt, restaurants ICC 0.05, 25,000",
         RATE_POINTS,

@@ -94,7 +94,7 @@ class TestSimulation:
         scenario = sim.durations_budget(
             2000.0,
             n=(50_000, 50_000),
-            population=sim.Population(restaurants=2000, icc=0.05, weekly_icc=0.02, incident_hours=4),
+            population=sim.Population(tenants=2000, icc=0.05, weekly_icc=0.02, incident_hours=4),
         )
         key = budget_key(sim.DURATION.name, 2000.0)
         shares = []

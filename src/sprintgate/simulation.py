@@ -10,7 +10,7 @@ So a window of 100,000 events costs about what one of 1,000 costs, and the truth
 
 What makes telemetry hard is modelled where it lives:
 
-- restaurants (``Population.restaurants``, restaurant ``r`` in group ``r % 16`` as the cluster hash
+- tenants (``Population.tenants``, tenant ``r`` in group ``r % 16`` as the cluster hash
   would place it) with skewed volumes, a persistent effect (``icc``), an effect redrawn every week
   (``weekly_icc``) and volumes that shift from week to week (``volume_shift``);
 - time: a day/night volume pattern (two slots a day), incident hours in which everything is slower
@@ -19,8 +19,8 @@ What makes telemetry hard is modelled where it lives:
   at a timeout (recorded at the budget), and the exact count of values strictly under a budget
   computed from the values, not from their buckets.
 
-A duration's restaurant effect is a whole number of 1 % buckets (a scale factor ``1.01**k``), so a
-group's mix of restaurants is a convolution of bucket probabilities; the flags' effect, the drift and
+A duration's tenant effect is a whole number of 1 % buckets (a scale factor ``1.01**k``), so a
+group's mix of tenants is a convolution of bucket probabilities; the flags' effect, the drift and
 incidents are exact. Reruns (:func:`rerun_more_events`, :func:`rerun_weekly`) spend the PASS side's
 error with :func:`sprintgate.looks.spend` as the gate does.
 """
@@ -68,21 +68,21 @@ HOURS = 168
 HOURS_PER_SLOT = HOURS // LAYOUT.slots
 _LOG_BASE = math.log(BUCKET_BASE)
 _GROUPS = LAYOUT.groups + 1  # the last group holds rows without a cluster value (empty here)
-_UNIT_STEP = 0.02  # the grid of restaurant effects on the log mean of extra rows per unit
+_UNIT_STEP = 0.02  # the grid of tenant effects on the log mean of extra rows per unit
 _MAX_ROWS = 400  # rows per unit beyond this are counted as this (probability below 1e-7 here)
 _DIRECT_EVENTS = 200_000  # below this many events a window's categories are drawn event by event
 
 #: The measures every synthetic window carries, under the names the goals read.
 DURATION = Duration("duration", events=("call",), field="duration_ms")
 RATE = Rate("outcome", events=("call",), hit=FieldTrue("hit"))
-PER_UNIT = PerUnit("rows_per_unit", events=("attempt",), unit="booking_id", counts="attempts")
+PER_UNIT = PerUnit("rows_per_unit", events=("attempt",), unit="unit_id", counts="attempts")
 SUITE = Suite(
     name="calibration",
     flags=("flag",),
     rollback="turn the flag off",
     demand=("call",),
-    cluster="restaurant_id",
-    columns={"restaurant_id": "uuid", "booking_id": "uuid"},
+    cluster="tenant_id",
+    columns={"tenant_id": "uuid", "unit_id": "uuid"},
 )
 
 
@@ -175,7 +175,7 @@ def quantile_of(shape: Shape, q: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """One window's values before restaurant and time effects: ``shape`` scaled by ``scale``; then
+    """One window's values before tenant and time effects: ``shape`` scaled by ``scale``; then
     reported rounded up to ``grid`` (ties) and/or capped at ``cap`` (a timeout recorded at the cap)."""
 
     shape: Shape
@@ -200,11 +200,11 @@ class Population:
     in points per week; it runs through both windows and the flags' effect sits on top of it.
     """
 
-    restaurants: int = 1000
+    tenants: int = 1000
     icc: float = 0.0
     weekly_icc: float = 0.0
-    volume_sd: float = 1.0  # log-sd of restaurant volumes
-    volume_shift: float = 0.0  # log-sd of each restaurant's volume change from week to week
+    volume_sd: float = 1.0  # log-sd of tenant volumes
+    volume_shift: float = 0.0  # log-sd of each tenant's volume change from week to week
     day_share: float = 0.6  # share of a day's events in its 12 daytime hours
     incident_hours: float = 0.0  # expected hours per window in which every duration is slower
     slowdown: float = 2.0
@@ -228,7 +228,7 @@ class Durations:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rates:
-    """A rate: BASELINE's and POST's mean over restaurants and hours (the truth)."""
+    """A rate: BASELINE's and POST's mean over tenants and hours (the truth)."""
 
     baseline: float
     post: float
@@ -236,7 +236,7 @@ class Rates:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PerUnits:
-    """Rows per unit: ``1 + Poisson(extra)`` (times the restaurant's effect); in POST a ``storms``
+    """Rows per unit: ``1 + Poisson(extra)`` (times the tenant's effect); in POST a ``storms``
     share of units are retry storms of ``storm_min`` rows plus a geometric number more (mean
     ``storm_mean`` rows in all). ``post_extra`` is solved so that the ratio of means is ``ratio``."""
 
@@ -266,13 +266,13 @@ class Scenario:
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    sigma_persistent: float  # sd of the restaurant effect in the kind's working scale
+    sigma_persistent: float  # sd of the tenant effect in the kind's working scale
     sigma_weekly: float
     logit: tuple[float, float]  # rates: the logit location in BASELINE and POST
     extra: tuple[float, float]  # per unit: extra rows in BASELINE and POST
     first: int  # durations: the first bucket of the grid
     buckets: int
-    reach: int  # durations: the largest restaurant effect, in buckets
+    reach: int  # durations: the largest tenant effect, in buckets
 
 
 def _gauss_hermite(points: int = 80) -> tuple[Float, Float]:
@@ -284,7 +284,7 @@ _NODES, _WEIGHTS = _gauss_hermite()
 
 
 def _rate_mean(location: float, sigma: float, population: Population) -> float:
-    """The mean rate over restaurants (logit-normal) and hours (bursts)."""
+    """The mean rate over tenants (logit-normal) and hours (bursts)."""
     base = float(np.dot(_WEIGHTS, special.expit(location + sigma * _NODES)))
     burst = population.burst_hours / HOURS * population.burst_excess
     return base + (1 - base) * burst
@@ -312,7 +312,7 @@ def _discrete_normal(sigma: float, step: float) -> tuple[Int, Float]:
 
 
 def _unit_moments(extra: float, sigma: float) -> tuple[float, float]:
-    """Mean and variance of ``1 + Poisson(extra * exp(b))`` over the quantised restaurant effect ``b``."""
+    """Mean and variance of ``1 + Poisson(extra * exp(b))`` over the quantised tenant effect ``b``."""
     k, p = _discrete_normal(sigma, _UNIT_STEP)
     rates = extra * np.exp(k * _UNIT_STEP)
     mean = 1 + float(np.dot(p, rates))
@@ -343,7 +343,7 @@ def _prepare(scenario: Scenario) -> _Prepared:
         total = share / (1 - share) * variance if share else 0.0
         sp, sw = math.sqrt(total * persistent), math.sqrt(total * (1 - persistent))
         if share and (world.baseline.grid or world.post.grid):
-            raise ValueError("grid values are simulated without restaurant effects")
+            raise ValueError("grid values are simulated without tenant effects")
         reach = math.ceil(7 * math.hypot(sp, sw) / _LOG_BASE) if share else 0
         lows, highs = [], []
         drift = abs(population.drift_per_week) / 7 * 40
@@ -391,7 +391,7 @@ def prepare(scenario: Scenario) -> None:
 
 
 def true_mean_ratio(scenario: Scenario) -> float:
-    """The ratio of mean rows per unit, POST over BASELINE, over restaurants (for checks)."""
+    """The ratio of mean rows per unit, POST over BASELINE, over tenants (for checks)."""
     world = scenario.world
     assert isinstance(world, PerUnits)
     prepared = _prepare(scenario)
@@ -406,8 +406,8 @@ def true_mean_ratio(scenario: Scenario) -> float:
 
 
 def marginal_cdf(profile: Profile, population: Population, x: Float) -> Float:
-    """The CDF of a window's reported values over restaurants, weeks and incidents (no drift): the
-    truth a scenario is set against. Restaurant effects are whole buckets, as simulated."""
+    """The CDF of a window's reported values over tenants, weeks and incidents (no drift): the
+    truth a scenario is set against. Tenant effects are whole buckets, as simulated."""
     shape_var = _log_moments(profile.shape)[1]
     share = population.icc + population.weekly_icc
     sigma = math.sqrt(share / (1 - share) * shape_var) if share else 0.0
@@ -425,7 +425,7 @@ def marginal_cdf(profile: Profile, population: Population, x: Float) -> Float:
 
 
 def scale_for_quantile(profile: Profile, population: Population, q: float, value: float) -> Profile:
-    """``profile`` rescaled so that a share ``q`` of its values, over restaurants, weeks and incidents,
+    """``profile`` rescaled so that a share ``q`` of its values, over tenants, weeks and incidents,
     lies strictly under ``value``: its marginal ``q`` quantile is ``value`` (values are continuous
     below a cap), and a budget of ``value`` sits exactly at the margin."""
 
@@ -438,33 +438,33 @@ def scale_for_quantile(profile: Profile, population: Population, q: float, value
     return replace(profile, scale=math.exp(solved))
 
 
-# --- one replicate: restaurants, then windows ------------------------------------------------------------
+# --- one replicate: tenants, then windows ------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _Restaurants:
+class _Tenants:
     group: Int
     volume: Float
     effect: Float
 
 
-def _restaurants(scenario: Scenario, rng: np.random.Generator) -> _Restaurants:
+def _tenants(scenario: Scenario, rng: np.random.Generator) -> _Tenants:
     population = scenario.population
-    count = population.restaurants
+    count = population.tenants
     group = np.arange(count, dtype=np.int64) % LAYOUT.groups
     volume = np.exp(population.volume_sd * rng.standard_normal(count))
     effect = _prepare(scenario).sigma_persistent * rng.standard_normal(count)
-    return _Restaurants(group, volume, effect)
+    return _Tenants(group, volume, effect)
 
 
-def _window_restaurants(scenario: Scenario, restaurants: _Restaurants, rng: np.random.Generator) -> tuple[Float, Float]:
+def _window_tenants(scenario: Scenario, tenants: _Tenants, rng: np.random.Generator) -> tuple[Float, Float]:
     """This window's volumes and total effects (the persistent effect plus this week's)."""
     population = scenario.population
-    count = restaurants.group.size
+    count = tenants.group.size
     shift = population.volume_shift
-    volume = restaurants.volume * (np.exp(shift * rng.standard_normal(count) - shift * shift / 2) if shift else 1.0)
+    volume = tenants.volume * (np.exp(shift * rng.standard_normal(count) - shift * shift / 2) if shift else 1.0)
     weekly = _prepare(scenario).sigma_weekly
-    effect = restaurants.effect + (weekly * rng.standard_normal(count) if weekly else 0.0)
+    effect = tenants.effect + (weekly * rng.standard_normal(count) if weekly else 0.0)
     return np.asarray(volume, dtype=np.float64), np.asarray(effect, dtype=np.float64)
 
 
@@ -554,7 +554,7 @@ def _rows(mixed: Float, inverse: Int) -> tuple[Float, Int]:
     kinds, groups, width = mixed.shape
     rows = np.array(mixed.reshape(kinds * groups, width))
     totals = rows.sum(axis=1)
-    rows[totals <= 0, 0] = 1.0  # a group without restaurants: never drawn from, but a distribution
+    rows[totals <= 0, 0] = 1.0  # a group without tenants: never drawn from, but a distribution
     rows = rows / rows.sum(axis=1, keepdims=True)
     column = np.arange(_GROUPS) if groups > 1 else np.zeros(_GROUPS, dtype=np.int64)
     return rows, (inverse[:, None] * groups + column[None, :]).astype(np.int64)
@@ -593,14 +593,14 @@ def _slot_pmf(law: _SlotLaw, slot: int, prepared: _Prepared) -> Float:
     return np.asarray(np.bincount(index, weights=mass, minlength=prepared.buckets), dtype=np.float64)
 
 
-def _shift_weights(restaurants: _Restaurants, volume: Float, effect: Float, reach: int) -> tuple[Float, int]:
-    """Per group, the volume share of each restaurant effect in whole buckets, and the smallest shift."""
+def _shift_weights(tenants: _Tenants, volume: Float, effect: Float, reach: int) -> tuple[Float, int]:
+    """Per group, the volume share of each tenant effect in whole buckets, and the smallest shift."""
     if reach:
         shift = np.clip(np.rint(effect / _LOG_BASE).astype(np.int64), -reach, reach)
     else:
         shift = np.zeros(effect.size, dtype=np.int64)
     low, width = int(shift.min()), int(shift.max() - shift.min()) + 1
-    weights = np.bincount(restaurants.group * width + shift - low, weights=volume, minlength=_GROUPS * width)
+    weights = np.bincount(tenants.group * width + shift - low, weights=volume, minlength=_GROUPS * width)
     weights = weights.reshape(_GROUPS, width)
     return weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300), low
 
@@ -629,14 +629,14 @@ def _split_budget(
 
 
 def _duration_model(
-    scenario: Scenario, profile: Profile, window: Window, restaurants: _Restaurants, rng: np.random.Generator
+    scenario: Scenario, profile: Profile, window: Window, tenants: _Tenants, rng: np.random.Generator
 ) -> WindowModel:
     world = scenario.world
     assert isinstance(world, Durations)
     population = scenario.population
     prepared = _prepare(scenario)
-    volume, effect = _window_restaurants(scenario, restaurants, rng)
-    shares = _cell_shares(population, restaurants.group, volume)
+    volume, effect = _window_tenants(scenario, tenants, rng)
+    shares = _cell_shares(population, tenants.group, volume)
     incidents = _hour_shares(population.incident_hours, rng)
     scales = profile.scale * np.exp(population.drift_per_week / 7 * _slot_days(window))
     law = _SlotLaw(profile, scales, incidents, population.slowdown)
@@ -645,7 +645,7 @@ def _duration_model(
     inverse = inverse.ravel()
     representative = [int(np.flatnonzero(inverse == u)[0]) for u in range(unique.shape[0])]
     slot_pmf = np.stack([_slot_pmf(law, slot, prepared) for slot in representative])
-    weights, low = _shift_weights(restaurants, volume, effect, prepared.reach)
+    weights, low = _shift_weights(tenants, volume, effect, prepared.reach)
     first = prepared.first + low
     if weights.shape[1] > 1:
         pmf = np.clip(signal.fftconvolve(slot_pmf[:, None, :], weights[None, :, :], axes=2), 0.0, None)
@@ -672,15 +672,15 @@ def _duration_model(
 
 
 def _rate_model(
-    scenario: Scenario, which: int, window: Window, restaurants: _Restaurants, rng: np.random.Generator
+    scenario: Scenario, which: int, window: Window, tenants: _Tenants, rng: np.random.Generator
 ) -> WindowModel:
     population = scenario.population
     prepared = _prepare(scenario)
-    volume, effect = _window_restaurants(scenario, restaurants, rng)
-    shares = _cell_shares(population, restaurants.group, volume)
+    volume, effect = _window_tenants(scenario, tenants, rng)
+    shares = _cell_shares(population, tenants.group, volume)
     p = special.expit(prepared.logit[which] + effect)
-    by_group = np.bincount(restaurants.group, weights=volume * p, minlength=_GROUPS) / np.maximum(
-        np.bincount(restaurants.group, weights=volume, minlength=_GROUPS), 1e-300
+    by_group = np.bincount(tenants.group, weights=volume * p, minlength=_GROUPS) / np.maximum(
+        np.bincount(tenants.group, weights=volume, minlength=_GROUPS), 1e-300
     )
     bursts = _hour_shares(population.burst_hours, rng)
     days = _slot_days(window)
@@ -693,14 +693,14 @@ def _rate_model(
 
 
 def _unit_model(
-    scenario: Scenario, which: int, window: Window, restaurants: _Restaurants, rng: np.random.Generator
+    scenario: Scenario, which: int, window: Window, tenants: _Tenants, rng: np.random.Generator
 ) -> WindowModel:
     world = scenario.world
     assert isinstance(world, PerUnits)
     population = scenario.population
     prepared = _prepare(scenario)
-    volume, effect = _window_restaurants(scenario, restaurants, rng)
-    shares = _cell_shares(population, restaurants.group, volume)
+    volume, effect = _window_tenants(scenario, tenants, rng)
+    shares = _cell_shares(population, tenants.group, volume)
     rows = np.arange(_MAX_ROWS + 1, dtype=np.float64)
     if world.same_units:
         same = np.zeros((1, 1, rows.size))
@@ -710,7 +710,7 @@ def _unit_model(
     step = np.rint(effect / _UNIT_STEP).astype(np.int64)
     low, high = int(step.min()), int(step.max())
     counted = np.bincount(
-        restaurants.group * (high - low + 1) + step - low, weights=volume, minlength=_GROUPS * (high - low + 1)
+        tenants.group * (high - low + 1) + step - low, weights=volume, minlength=_GROUPS * (high - low + 1)
     ).reshape(_GROUPS, -1)
     weights = counted / np.maximum(counted.sum(axis=1, keepdims=True), 1e-300)
     levels = np.exp(np.arange(low, high + 1) * _UNIT_STEP)
@@ -736,23 +736,23 @@ def _unit_model(
 
 
 class Replicate:
-    """One draw of the world: restaurants and their persistent effects; each window (BASELINE, the
+    """One draw of the world: tenants and their persistent effects; each window (BASELINE, the
     POST of week ``k``) redraws its weekly effects, volume shifts, incidents and bursts."""
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator) -> None:
         self.scenario = scenario
         self.rng = rng
-        self.restaurants = _restaurants(scenario, rng)
+        self.tenants = _tenants(scenario, rng)
 
     def model(self, which: int, week: int = 1) -> WindowModel:
         window = baseline_window() if which == 0 else post_window(week)
         world = self.scenario.world
         if isinstance(world, Durations):
             profile = world.baseline if which == 0 else world.post
-            return _duration_model(self.scenario, profile, window, self.restaurants, self.rng)
+            return _duration_model(self.scenario, profile, window, self.tenants, self.rng)
         if isinstance(world, Rates):
-            return _rate_model(self.scenario, which, window, self.restaurants, self.rng)
-        return _unit_model(self.scenario, which, window, self.restaurants, self.rng)
+            return _rate_model(self.scenario, which, window, self.tenants, self.rng)
+        return _unit_model(self.scenario, which, window, self.tenants, self.rng)
 
 
 # --- evidence from counts ------------------------------------------------------------------------------
@@ -1007,7 +1007,7 @@ SUCCESS_POINTS = Goal(
     id="success_points", kind=Kind.GUARDRAIL, metric=RateChange(RATE, better=Better.HIGHER, points="5pt")
 )
 
-INDEPENDENT = Population(restaurants=1000)
+INDEPENDENT = Population(tenants=1000)
 
 
 def durations_ratio(
@@ -1020,7 +1020,7 @@ def durations_ratio(
     grid: float | None = None,
     p95: float = 1000.0,
 ) -> Scenario:
-    """Durations whose p95 over restaurants, weeks and incidents is ``p95`` in BASELINE and exactly
+    """Durations whose p95 over tenants, weeks and incidents is ``p95`` in BASELINE and exactly
     ``ratio`` times that in POST (``post_shape``: POST has another shape, rescaled to that p95)."""
     start = Profile(shape or LogNormal(), 1.0)
     base = scale_for_quantile(start, population, 0.95, p95)
@@ -1071,7 +1071,7 @@ def units_ratio(
 def rates(
     baseline: float, post: float, *, n: tuple[int, int] = (2000, 2000), population: Population = INDEPENDENT
 ) -> Scenario:
-    """A rate of ``baseline`` in BASELINE and ``post`` in POST, over restaurants and hours."""
+    """A rate of ``baseline`` in BASELINE and ``post`` in POST, over tenants and hours."""
     return Scenario(world=Rates(baseline=baseline, post=post), population=population, n_baseline=n[0], n_post=n[1])
 
 
@@ -1159,10 +1159,10 @@ def tally(
 #: The reduced matrix CI runs (tests/test_calibration.py) and ``bench/calibration.py --quick``:
 #: a few cells per kind, with a clustered, a tied, a capped, a 10:1, a drift and a rerun cell.
 CI_RATIO_CLUSTERED = Cell(
-    label="p95 ratio, restaurants ICC 5%, 200 restaurants, 20,000 (power target)",
+    label="p95 ratio, tenants ICC 5%, 200 tenants, 20,000 (power target)",
     goal=P95_RATIO,
-    margin=durations_ratio(0.70, n=(20_000, 20_000), population=Population(restaurants=200, icc=0.05)),
-    clear=durations_ratio(0.50, n=(20_000, 20_000), population=Population(restaurants=200, icc=0.05)),
+    margin=durations_ratio(0.70, n=(20_000, 20_000), population=Population(tenants=200, icc=0.05)),
+    clear=durations_ratio(0.50, n=(20_000, 20_000), population=Population(tenants=200, icc=0.05)),
     group="p95 ratio <= 0.70 (clear: 0.50)",
 )
 CI_RATIO_GRID = Cell(
@@ -1212,10 +1212,10 @@ CI_MEAN_STORMS = Cell(
     group="mean per unit ratio <= 0.50 (clear: 0.40)",
 )
 CI_CEILING_CLUSTERED = Cell(
-    label="rate ceiling, restaurants ICC 0.05, 500 restaurants, 25,000",
+    label="rate ceiling, tenants ICC 0.05, 500 tenants, 25,000",
     goal=RATE_CEILING,
-    margin=rates(0.30, 0.30, n=(25_000, 25_000), population=Population(restaurants=500, icc=0.05)),
-    clear=rates(0.30, 0.26, n=(25_000, 25_000), population=Population(restaurants=500, icc=0.05)),
+    margin=rates(0.30, 0.30, n=(25_000, 25_000), population=Population(tenants=500, icc=0.05)),
+    clear=rates(0.30, 0.26, n=(25_000, 25_000), population=Population(tenants=500, icc=0.05)),
     group="rate < 30 % (clear: 26 %)",
 )
 CI_POINTS_BURSTY = Cell(
