@@ -83,6 +83,27 @@ class Decision:
         return f"{self.outcome.value.upper()}: {self.headline}"
 
 
+#: Reason codes of an INCONCLUSIVE goal that more data of the same kind will not resolve.
+UNREADABLE = frozenset({"unread_rows_could_explain", "too_many_excluded"})
+
+#: Per precondition reason code: the root cause in a few words, and what to do about it.
+BLOCKERS: Mapping[str, tuple[str, str]] = {
+    "flags_off": ("the flags are not on in POST", "confirm the deployment enables the flags in POST, then rerun"),
+    "flags_on_in_baseline": ("the flags are already on in BASELINE", "move BASELINE before the flip"),
+    "instrumentation_missing": ("events the goals need are missing", "fix the event writes the goals need, then rerun"),
+    "window_too_short": ("a window is too short", "wait until both windows are long enough, then rerun"),
+    "window_not_covered": ("the events do not cover a window", "check the windows and the event writes, then rerun"),
+    "window_not_closed": ("POST has not closed yet", "wait until POST has closed, then rerun"),
+    "data_not_complete": ("POST's events are not all in yet", "wait for late events, then rerun"),
+    "windows_not_comparable": (
+        "BASELINE and POST are not comparable",
+        "pick windows with the same weekdays and traffic (see windows_comparable)",
+    ),
+    "duplicate_ids": ("the telemetry repeats event ids", "deduplicate the telemetry or add a unique index on id"),
+    "rows_not_understood": ("rows without an event type", "fix the event writes, then rerun"),
+}
+
+
 def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -168,17 +189,23 @@ def decide_run(
         needs = [
             (r.more_events_needed * max(days_per_window, 1e-9) / r.post.n, r.goal)
             for r in waiting
-            if r.more_events_needed and r.post.n
+            if r.more_events_needed and r.post.n and r.reason_code not in UNREADABLE
         ]
-        days = ""
+        parts = [f"{_count(len(waiting), 'goal')} not decided yet ({', '.join(r.goal for r in waiting)})"]
         if needs:
             slowest, goal = max(needs)
-            days = f"; about {slowest:.1f} more days of data would likely decide them ({goal} needs the most)"
+            parts.append(f"about {slowest:.1f} more days of data would likely decide them ({goal} needs the most)")
+        unreadable = [r.goal for r in waiting if r.reason_code in UNREADABLE]
+        if unreadable:
+            parts.append(f"rows the measures of {', '.join(unreadable)} could not read could explain their result")
+        step = "wait for more data, then rerun with the same flip (reruns spend error: see the report)"
+        if unreadable:
+            step = "fix the event writes that leave rows unreadable (the report counts them by reason), then rerun"
         return Decision(
             outcome=Outcome.WAIT,
-            headline=f"{_count(len(waiting), 'goal')} not decided yet ({', '.join(r.goal for r in waiting)}){days}{note}",
+            headline="; ".join(parts) + note,
             cause=None,
-            next_step="wait for more data, then rerun with the same flip (reruns spend error: see the report)",
+            next_step=step,
             judged=judged,
             total=total,
         )
@@ -192,24 +219,6 @@ def decide_run(
         judged=judged,
         total=total,
     )
-
-
-#: Per precondition reason code: the root cause in a few words, and what to do about it.
-BLOCKERS: Mapping[str, tuple[str, str]] = {
-    "flags_off": ("the flags are not on in POST", "confirm the deployment enables the flags in POST, then rerun"),
-    "flags_on_in_baseline": ("the flags are already on in BASELINE", "move BASELINE before the flip"),
-    "instrumentation_missing": ("events the goals need are missing", "fix the event writes the goals need, then rerun"),
-    "window_too_short": ("a window is too short", "wait until both windows are long enough, then rerun"),
-    "window_not_covered": ("the events do not cover a window", "check the windows and the event writes, then rerun"),
-    "window_not_closed": ("POST has not closed yet", "wait until POST has closed, then rerun"),
-    "data_not_complete": ("POST's events are not all in yet", "wait for late events, then rerun"),
-    "windows_not_comparable": (
-        "BASELINE and POST are not comparable",
-        "pick windows with the same weekdays and traffic (see windows_comparable)",
-    ),
-    "duplicate_ids": ("the telemetry repeats event ids", "deduplicate the telemetry or add a unique index on id"),
-    "rows_not_understood": ("rows without an event type", "fix the event writes, then rerun"),
-}
 
 
 def _blocker(root: GoalResult) -> tuple[str, str]:

@@ -2,13 +2,14 @@
 
 In order: the interval against the target (:func:`sprintgate.verdict.decide`, per limit; every limit
 must PASS, any FAIL is a FAIL); for comparisons between windows, the trend already under way in
-BASELINE; the placebo comparison within one period; the share of rows the goal could not use; the
-preconditions. Each can only turn a PASS into INCONCLUSIVE; none turns a confident FAIL into anything
+BASELINE; the rows the goal's measure could not read, each taken as the worst case; the placebo
+comparison within one period; the share of rows the goal could not use; the preconditions. Each can only turn a PASS into INCONCLUSIVE; none turns a confident FAIL into anything
 else. Then what to do next is added to every non-PASS.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -27,7 +28,7 @@ from sprintgate.preconditions import (
 )
 from sprintgate.results import GoalResult, Kind
 from sprintgate.suite import Suite
-from sprintgate.units import Unit
+from sprintgate.units import RATIO, Unit
 from sprintgate.verdict import Better, Interval, Verdict, decide
 
 
@@ -60,6 +61,7 @@ def _decide_tests(goal: Goal, measurement: Measurement) -> list[tuple[Test, Verd
         threshold=measurement.threshold,
         unit=metric.unit,
         better=metric.better,
+        worst=measurement.worst,
     )
     out = []
     for test in (primary, *measurement.others):
@@ -117,6 +119,48 @@ def _trend_check(goal: Goal, measurement: Measurement) -> _Call | None:
                 f"interval is {adjusted}, which does not clear {test.unit.format(test.threshold)}",
             )
     return None
+
+
+def _unread_check(goal: Goal, measurement: Measurement) -> _Call | None:
+    """Why a PASS is withheld by the rows its measure could not read, if it is: the interval moved by
+    what those rows could change at worst (each unread row the worst case for the goal) must still
+    clear every limit. Data the gate did not understand never makes a PASS."""
+    unread = sum(measurement.excluded.values())
+    if not unread:
+        return None
+    for test, _ in _decide_tests(goal, measurement):
+        assert test.interval is not None
+        moved = _moved(test)
+        if moved is None or decide(moved, test.threshold, test.better) is not Verdict.PASS:
+            worst = (
+                "unbounded"
+                if test.worst is None or not math.isfinite(test.worst) or test.worst == 0
+                else (test.unit.format_against(test.worst, test.threshold))
+            )
+            return _Call(
+                Verdict.INCONCLUSIVE,
+                "unread_rows_could_explain",
+                f"{unread:,} rows of this goal's measure could not be read "
+                f"({', '.join(f'{k}: {v:,}' for k, v in sorted(measurement.excluded.items()))}); had they been the worst "
+                f"case for the goal, the estimate would be {worst}, which does not clear {test.unit.format(test.threshold)}",
+            )
+    return None
+
+
+def _moved(test: Test) -> Interval | None:
+    """``test``'s interval shifted by what the unread rows could move its estimate (in log scale for
+    ratios); ``None`` when nothing bounds that."""
+    assert test.interval is not None
+    if test.worst is None or test.estimate is None:
+        return test.interval if test.worst is None else None
+    log_scale = test.unit.name == RATIO.name
+    if not math.isfinite(test.worst) or (log_scale and (test.worst <= 0 or test.estimate <= 0)):
+        return None
+    if log_scale:
+        factor = test.worst / test.estimate
+        return replace(test.interval, low=test.interval.low * factor, high=test.interval.high * factor)
+    shift = test.worst - test.estimate
+    return replace(test.interval, low=test.interval.low + shift, high=test.interval.high + shift)
 
 
 def _excluded_share(measurement: Measurement) -> float:
@@ -178,6 +222,12 @@ def judge(
         withheld = _trend_check(goal, measurement)
         if withheld is not None:
             call = _Call(withheld.verdict, withheld.code, f"{withheld.reason}. Measured: {call.reason}")
+    if call.verdict is Verdict.PASS:
+        withheld = _unread_check(goal, measurement)
+        if withheld is not None:
+            call = _Call(withheld.verdict, withheld.code, f"{withheld.reason}. Measured: {call.reason}")
+    if measurement.worst is not None:
+        details["worst_case_of_unread_rows"] = measurement.worst
     alpha = thresholds.placebo_alpha / max(1, placebo_family) / 2
     placebo = metric.placebo(evidence, context, alpha)
     if placebo is not None:

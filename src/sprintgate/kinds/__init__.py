@@ -78,6 +78,7 @@ class Test:
     threshold: float
     unit: Unit
     better: Better
+    worst: float | None = None  # the estimate had every unread row been the worst case (see Measurement)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +100,10 @@ class Measurement:
     detectable: float | None = None  # the smallest true value this sample detects with 80 % power
     others: tuple[Test, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+    # The estimate had every row the measure could not read (``excluded``) been the worst case for
+    # the goal: an unread row of a rate a hit when hits are bad, a duration beyond every value, and so
+    # on. ``None`` when no row was left unread; infinite (or 0 for a ratio) when nothing bounds it.
+    worst: float | None = None
 
 
 class Metric(Protocol):
@@ -183,6 +188,11 @@ def excluded_of(evidence: Evidence, *measures: str) -> dict[str, int]:
                 key = f"{label.lower()}.{reason}"
                 merged[key] = merged.get(key, 0) + count
     return merged
+
+
+def unread_rows(evidence: Evidence, measure: str) -> dict[str, int]:
+    """Rows each window left out of ``measure``, whatever the reason, by window (``BASELINE``, ``POST``)."""
+    return {label: sum(window.excluded.get(measure, {}).values()) for label, window in evidence.windows()}
 
 
 def too_few_clusters(design: Mapping[str, DesignEffect | None], context: Context) -> tuple[str, str] | None:

@@ -30,6 +30,7 @@ from sprintgate.kinds import (
     excluded_of,
     too_few_clusters,
     trend_of,
+    unread_rows,
 )
 from sprintgate.kinds.power import power_hint
 from sprintgate.measures import DeclarationError, PerUnit
@@ -185,6 +186,18 @@ class MeanRatio:
             (errors.failing, errors.passing) if self.better is Better.LOWER else (errors.passing, errors.failing)
         )
         interval = self._interval(base, post, alpha_low, alpha_high)
+        unread = unread_rows(evidence, self.measure.name)
+        worst = None
+        if any(unread.values()):
+            # Worst for the goal: unread rows raise the mean of the window where more is bad (each one
+            # another row of a unit already counted) and lower it where more is good (each one a unit
+            # of its own, with one row).
+            more = {"POST": self.better is Better.LOWER, "BASELINE": self.better is Better.HIGHER}
+            means = {
+                w: (s.rows + unread[w]) / s.units if more[w] else (s.rows + unread[w]) / (s.units + unread[w])
+                for w, s in samples.items()
+            }
+            worst = means["POST"] / means["BASELINE"]
         trend = self._trend(evidence)
         adjusted = None if trend is None else adjusted_for_trend(interval, estimate, trend, log_scale=True)
         hint = power_hint(
@@ -201,6 +214,7 @@ class MeanRatio:
             estimate=estimate,
             interval=interval,
             adjusted=adjusted,
+            worst=worst,
             trend=trend,
             more_events=hint.more_events,
             detectable=hint.detectable,

@@ -34,6 +34,7 @@ from sprintgate.kinds import (
     excluded_of,
     too_few_clusters,
     trend_of,
+    unread_rows,
 )
 from sprintgate.kinds.power import power_hint
 from sprintgate.measures import DeclarationError, Duration
@@ -82,6 +83,17 @@ class QuantileSample:
     def effective(self, alpha: float) -> float:
         assert self.design is not None
         return self.design.effective(self.histogram.n, alpha)
+
+    def with_unread(self, unread: int, *, above: bool) -> float:
+        """The quantile had ``unread`` more values been read, all beyond every value read (``above``)
+        or all below it: infinite, or 0, when they would reach the quantile themselves."""
+        n = self.histogram.n
+        rank = math.ceil(self.q * (n + unread)) - (0 if above else unread)
+        if rank > n:
+            return math.inf
+        if rank < 1:
+            return 0.0
+        return float(self.histogram.values[self.histogram.rank_position(rank)])
 
     def pmf(self, alpha: float) -> np.ndarray:
         return stats.quantile_pmf(self.histogram.counts, self.q, self.effective(alpha))
@@ -254,6 +266,14 @@ class QuantileRatio:
         assert base is not None
         assert post is not None
         interval = self._bounds(base, post, alpha_low, alpha_high)
+        unread = unread_rows(evidence, self.measure.name)
+        worst = None
+        if any(unread.values()):
+            # Worst for the goal: POST's unread values on its bad side, BASELINE's on its good side.
+            slow = self.better is Better.LOWER
+            worst_post = post.with_unread(unread["POST"], above=slow)
+            worst_base = base.with_unread(unread["BASELINE"], above=not slow)
+            worst = worst_post / worst_base if worst_base else (math.inf if slow else 0.0)
         trend = baseline_trend(evidence, base, self.measure.name)
         adjusted = None if trend is None else self._bounds(base, post, alpha_low, alpha_high, trend)
         hint = power_hint(
@@ -270,6 +290,7 @@ class QuantileRatio:
             estimate=estimate,
             interval=interval,
             adjusted=adjusted,
+            worst=worst,
             trend=trend,
             more_events=hint.more_events,
             detectable=hint.detectable,
@@ -442,6 +463,8 @@ class QuantileBudget:
         n_pass, n_fail = effect.effective(n, errors.passing), effect.effective(n, errors.failing)
         share_low, _ = stats.wilson((share or 0.0) * n_pass, n_pass, errors.passing)
         _, share_high = stats.wilson((share or 0.0) * n_fail, n_fail, errors.failing)
+        # Worst for the goal: every unread POST value over the budget.
+        unread = unread_rows(evidence, self.measure.name)["POST"]
         exact = Test(
             name="the share strictly under the budget",
             estimate=share,
@@ -450,6 +473,7 @@ class QuantileBudget:
             threshold=self.q,
             unit=PERCENT,
             better=Better.HIGHER,
+            worst=hits / (n + unread) if unread else None,
         )
         hint = power_hint(
             estimate=post.value,
@@ -464,6 +488,7 @@ class QuantileBudget:
             outline,
             estimate=post.value,
             interval=interval,
+            worst=post.with_unread(unread, above=True) if unread else None,
             others=(exact,),
             more_events=hint.more_events,
             detectable=hint.detectable,

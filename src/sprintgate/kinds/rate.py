@@ -29,6 +29,7 @@ from sprintgate.kinds import (
     excluded_of,
     too_few_clusters,
     trend_of,
+    unread_rows,
 )
 from sprintgate.kinds.power import power_hint
 from sprintgate.measures import Category, DeclarationError, Rate
@@ -73,6 +74,14 @@ class RateSample:
     def effective(self, alpha: float) -> float:
         effect = self.design or DesignEffect.independent()
         return effect.effective(self.n, alpha)
+
+
+def worst_rate(sample: RateSample, unread: int, *, hits_are_bad: bool) -> float | None:
+    """The rate had ``unread`` more events been read, all hits when hits are bad, all misses otherwise."""
+    total = sample.n + unread
+    if not total:
+        return None
+    return (sample.hits + (unread if hits_are_bad else 0)) / total
 
 
 def rate_sample(cells: CellRate, window: WindowEvidence, context: Context) -> RateSample:
@@ -181,6 +190,8 @@ class RateLimit:
         if problem:
             return replace(outline, estimate=post.rate, interval=None, problem=problem)
         rate = post.rate or 0.0
+        unread = unread_rows(evidence, self.measure.name)["POST"]
+        worst = worst_rate(post, unread, hits_are_bad=self.better is Better.LOWER) if unread else None
         low, _ = stats.wilson(rate * post.effective(low_alpha), post.effective(low_alpha), low_alpha)
         _, high = stats.wilson(rate * post.effective(high_alpha), post.effective(high_alpha), high_alpha)
         interval = Interval(low, high, 1 - low_alpha, 1 - high_alpha)
@@ -194,7 +205,12 @@ class RateLimit:
             next_alpha=errors.next_passing,
         )
         return replace(
-            outline, estimate=rate, interval=interval, more_events=hint.more_events, detectable=hint.detectable
+            outline,
+            estimate=rate,
+            interval=interval,
+            worst=worst,
+            more_events=hint.more_events,
+            detectable=hint.detectable,
         )
 
     def placebo(self, evidence: Evidence, context: Context, alpha: float) -> Placebo | None:
@@ -326,6 +342,15 @@ class RateChange:
         assert post.rate is not None
         assert difference is not None
         trend = self._trend(evidence, context)
+        unread = unread_rows(evidence, self.measure.name)
+        worst_difference = worst_quotient = None
+        if any(unread.values()):
+            # Worst for the goal: POST's unread events all bad, BASELINE's all good.
+            bad = self.better is Better.LOWER
+            worst_post = worst_rate(post, unread["POST"], hits_are_bad=bad) or 0.0
+            worst_base = worst_rate(base, unread["BASELINE"], hits_are_bad=not bad) or 0.0
+            worst_difference = worst_post - worst_base
+            worst_quotient = worst_post / worst_base if worst_base else (math.inf if bad else 0.0)
         tests = []
         if self.points is not None:
             low, _ = stats.newcombe(
@@ -345,6 +370,7 @@ class RateChange:
                     threshold=self._sign() * float(self.points),
                     unit=POINTS,
                     better=self.better,
+                    worst=worst_difference,
                 )
             )
         if self.ratio is not None:
@@ -378,6 +404,7 @@ class RateChange:
                     threshold=float(self.ratio),
                     unit=RATIO,
                     better=self.better,
+                    worst=worst_quotient,
                 )
             )
         primary, *others = tests
@@ -387,7 +414,7 @@ class RateChange:
                 interval=primary.interval,
                 target=primary.threshold,
                 better=self.better,
-                log_scale=primary.name == "ratio",
+                log_scale=primary.unit is RATIO,
                 n=int(min(base.n, post.n)),
                 next_alpha=errors.next_passing,
             )
@@ -400,6 +427,7 @@ class RateChange:
             interval=primary.interval,
             threshold=primary.threshold,
             adjusted=primary.adjusted,
+            worst=primary.worst,
             trend=trend,
             others=tuple(others),
             more_events=None if hint is None else hint.more_events,
