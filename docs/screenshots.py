@@ -42,7 +42,7 @@ CASES = (
     Case("rollout_regressed", "rollout_regressed", "0.25", 1),
     Case("telemetry_missing", "telemetry_missing", "0.25", 1),
     Case("flags_off", "flags_off", "0.25", 1),
-    Case("dirty", "dirty", "0.25", 0),
+    Case("dirty", "dirty", "0.25", 75),
     # Too little data: the same rollout at 3 % of the traffic.
     Case("too_early", "rollout_met", "0.03", 75),
 )
