@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: (mkdir by its full path: the tests' PATH holds only the stand-ins).
 FAKE_ALLURE = f"""\
 #!/bin/sh
-{shutil.which("mkdir")} -p "$5"
-printf '<html><body>analytics off: %s</body></html>' "$ALLURE_NO_ANALYTICS" > "$5/index.html"
+while [ "$1" != "-o" ]; do shift; done
+{shutil.which("mkdir")} -p "$2"
+printf '<html><body>analytics off: %s</body></html>' "$ALLURE_NO_ANALYTICS" > "$2/index.html"
 """
 
 

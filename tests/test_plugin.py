@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -386,3 +389,76 @@ def test_environment_is_untouched(suite: pytest.Pytester) -> None:
     before = dict(os.environ)
     suite.runpytest_inprocess("goals", "--collect-only", "-q")
     assert dict(os.environ) == before
+
+
+class TestRunsThatJudgeNothingOrPart:
+    """Every way found to make a run promote without judging the whole suite, each refused."""
+
+    @pytest.mark.parametrize(
+        "selection",
+        [["goals/test_job_success_rate.py"], ["goals", "--ignore=goals/planner_p95_reduction_test.py"]],
+        ids=["one-file", "ignored"],
+    )
+    def test_goal_modules_named_the_other_pytest_way_count(
+        self, suite: pytest.Pytester, staged: Callable[..., pytest.RunResult], selection: list[str]
+    ) -> None:
+        """pytest collects *_test.py as well as test_*.py: leaving such a goal module out is a subset."""
+        goals = suite.path / "goals"
+        (goals / "test_planner_p95_reduction.py").rename(goals / "planner_p95_reduction_test.py")
+        result = staged("rollout_met", *selection[1:], path=selection[0])
+        assert result.ret == EXIT_CODES[Outcome.INCOMPLETE]
+        result.stdout.fnmatch_lines(["INCOMPLETE: * of 13 checks judged*"])
+
+    @pytest.mark.parametrize("name", ["test_planner_p95_reduction.py", "planner_p95_reduction_test.py"])
+    def test_a_goal_module_that_skips_itself_is_refused(self, suite: pytest.Pytester, name: str) -> None:
+        """A module-level skip (or importorskip) would hide a goal: one line, exit 4, before any query."""
+        path = suite.path / "goals" / "test_planner_p95_reduction.py"
+        text = path.read_text()
+        path.unlink()
+        (suite.path / "goals" / name).write_text(
+            f'import pytest\n\npytest.skip("later", allow_module_level=True)\n{text}'
+        )
+        result = suite.runpytest_inprocess("goals")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"ERROR: sprintgate: {name} skips itself at import (later)*"])
+        assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+    def test_a_goal_named_like_a_precondition_is_refused(self, suite: pytest.Pytester) -> None:
+        """A goal whose id is a built-in precondition's would be overwritten by it: one line, exit 4."""
+        path = suite.path / "goals" / "test_planner_p95_reduction.py"
+        path.write_text(path.read_text().replace('id="planner_p95_reduction"', 'id="telemetry_understood"'))
+        result = suite.runpytest_inprocess("goals")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*'telemetry_understood', the name of a built-in precondition*"])
+
+    def test_listing_is_not_judging(self, suite: pytest.Pytester) -> None:
+        """--collect-only exits 64 and leaves no report; --fixtures is refused (pytest would exit 0)."""
+        listed = suite.runpytest_inprocess("goals", "--collect-only", "-q")
+        assert listed.ret == EXIT_CODES[Outcome.INCOMPLETE]
+        listed.stdout.fnmatch_lines(["sprintgate: --collect-only judges nothing (exit 64*"])
+        assert not list((suite.path / "reports").rglob("*.json"))
+        fixtures = suite.runpytest_inprocess("goals", "--fixtures")
+        assert fixtures.ret == pytest.ExitCode.USAGE_ERROR
+
+    def test_a_cancelled_job_ends_like_ctrl_c(self, suite: pytest.Pytester) -> None:
+        """SIGTERM (a cancelled CI job) mid-run after a passing one: pytest's exit 2 and every report
+        says incomplete (the server's own cleanup on interruption: tests/test_server.py)."""
+        assert suite.runpytest_subprocess("goals", *SCALE).ret == 0
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "goals", *SCALE, "-p", "no:cacheprovider"],
+            cwd=suite.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("sprintgate: confidence="):  # the header: collection is over, the run begins
+                break
+        time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=120)
+        assert process.returncode == pytest.ExitCode.INTERRUPTED, output[-2000:]
+        document = _results(suite.path, "demo")
+        assert document["verdict"] == "incomplete"
+        assert "PROMOTE" not in (suite.path / "reports" / "demo" / "summary.md").read_text().splitlines()[2]

@@ -5,6 +5,7 @@ rows the contract does not expect, one snapshot per run, and staging evidence pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -75,16 +76,24 @@ def _late_and_2099(owner: psycopg.Connection[Any]) -> None:
     )
 
 
+#: Near-miss spellings of auto_assign.quote a reader cannot tell apart from it.
+ZERO_WIDTH = "auto_assign.quote\u200b"
+FULLWIDTH = "\uff21\uff35\uff34\uff2f_\uff21\uff33\uff33\uff29\uff27\uff2e.QUOTE"
+
+
 def _messy(owner: psycopg.Connection[Any]) -> None:
-    """Event types in another case or with a trailing space, rows without a type, rows without a time."""
+    """Event types in another case, with a trailing space, an invisible character, fullwidth letters or
+    other separators; rows without a type, rows without a time."""
     owner.execute(
         "alter table observability_events alter column event_type drop not null, alter column created_at drop not null"
     )
     owner.execute(
         """insert into observability_events (id, created_at, event_type, context)
            select gen_random_uuid(), '2026-10-12T10:00:00Z'::timestamptz + i * interval '1 minute',
-                  (array['Auto_Assign.Quote', 'auto_assign.quote ', null])[1 + i % 3], '{"planner_duration_ms": 5}'
-             from generate_series(1, 300) as i"""
+                  (array['Auto_Assign.Quote', 'auto_assign.quote ', null, %s, %s, 'auto-assign.quote'])[1 + i %% 6],
+                  '{"planner_duration_ms": 5}'
+             from generate_series(1, 600) as i""",
+        (ZERO_WIDTH, FULLWIDTH),
     )
     owner.execute(
         "insert into observability_events (id, created_at, event_type, context) values (gen_random_uuid(), null, 'auto_assign.quote', '{}')"
@@ -100,6 +109,36 @@ def _duplicated(owner: psycopg.Connection[Any]) -> None:
     )
 
 
+def _partial_unique_index(owner: psycopg.Connection[Any]) -> None:
+    """Duplicates behind a unique index that covers no row (a partial one): it rules out nothing."""
+    _duplicated(owner)
+    owner.execute("create unique index on observability_events (id) where event_type = 'never'")
+
+
+def _invalid_unique_index(owner: psycopg.Connection[Any]) -> None:
+    """Duplicates behind the INVALID unique index a failed CREATE INDEX CONCURRENTLY leaves."""
+    _duplicated(owner)
+    with contextlib.suppress(psycopg.errors.UniqueViolation):
+        owner.execute("create unique index concurrently events_id_unique on observability_events (id)")
+
+
+def _case_insensitive(owner: psycopg.Connection[Any]) -> None:
+    """event_type under a case-insensitive collation, with 4,000 fast POST rows written in capitals."""
+    owner.execute("create collation ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)")
+    owner.execute("alter table observability_events alter column event_type type text collate ci")
+    owner.execute(
+        """insert into observability_events (id, created_at, event_type, context)
+           select gen_random_uuid(), '2026-10-12T10:00:00Z'::timestamptz + i * interval '1 second', 'AUTO_ASSIGN.QUOTE',
+                  '{"planner_duration_ms": 1, "flags": {"FEATURE_AUTO_ASSIGN_RETRY_POLICY_V2": true, "PLANNER_CACHE_ENABLED": true}}'
+             from generate_series(1, 4000) as i"""
+    )
+
+
+def _icu_available(server: ThrowawayServer) -> bool:
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        return bool(admin.execute("select count(*) from pg_collation where collprovider = 'i'").fetchone()[0])  # type: ignore[index]
+
+
 @pytest.fixture(scope="module")
 def telemetry_server() -> Iterator[ThrowawayServer]:
     """The team's database: password logins, every statement logged with its application name."""
@@ -113,6 +152,17 @@ def telemetry_server() -> Iterator[ThrowawayServer]:
         _load(server, "late", "rollout_met", _late_and_2099)
         _load(server, "messy", "rollout_met", _messy)
         _load(server, "duplicated", "rollout_met", _duplicated)
+        _load(server, "partial_index", "rollout_met", _partial_unique_index)
+        _load(server, "invalid_index", "rollout_met", _invalid_unique_index)
+        _load(server, "production", "rollout_met")
+        if _icu_available(server):
+            _load(server, "case_insensitive", "rollout_met", _case_insensitive)
+        _load(
+            server,
+            "precise",
+            "rollout_met",
+            schema="create table observability_events (id character varying(36) primary key, created_at timestamp(3) with time zone not null, event_type character varying(64) not null, context jsonb not null, booking_id uuid, restaurant_id uuid); create index on observability_events (event_type, created_at)",
+        )
         _load(
             server,
             "wrong_shape",
@@ -246,15 +296,23 @@ class TestRowsTheContractDoesNotExpect:
     def test_variants_and_rows_without_a_type_are_counted(
         self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
     ) -> None:
-        """Event types in another case or with a trailing space are excluded and listed; rows without a type or time too."""
+        """Near-miss spellings of a declared type (case, spaces, invisible or fullwidth characters,
+        separators) are excluded and listed; rows without a type or time too.
+        The goals those rows could swing wait rather than pass."""
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "messy"))
         result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
-        assert result.ret == 0
+        assert result.ret == EXIT_CODES[Outcome.WAIT]
+        result.stdout.fnmatch_lines(
+            ["WAIT: *rows the measures of planner_p95_reduction, * could not read could explain*"]
+        )
         document = _document(suite.path)
         understood = next(g for g in document["goals"] if g["id"] == "telemetry_understood")
         assert understood["details"]["variants"] == {
             "Auto_Assign.Quote": "auto_assign.quote",
             "auto_assign.quote ": "auto_assign.quote",
+            ZERO_WIDTH: "auto_assign.quote",
+            FULLWIDTH: "auto_assign.quote",
+            "auto-assign.quote": "auto_assign.quote",
         }
         assert understood["details"]["null_event_type"]["POST"] == 100
         assert understood["details"]["null_created_at"] == 1
@@ -268,7 +326,14 @@ class TestRowsTheContractDoesNotExpect:
         monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "duplicated"))
         result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
         assert result.ret == EXIT_CODES[Outcome.WAIT]
-        result.stdout.fnmatch_lines(["WAIT: Rows the gate cannot account for: *2,000 in POST rows repeat an id*"])
+        result.stdout.fnmatch_lines(
+            [
+                "WAIT: the telemetry repeats event ids (telemetry_understood); it blocks 8 goals*",
+                "next: deduplicate the telemetry or add a unique index on id*",
+            ]
+        )
+        understood = next(g for g in _document(suite.path)["goals"] if g["id"] == "telemetry_understood")
+        assert "2,000 in POST rows repeat an id" in understood["reason"]
 
     def test_a_wrong_column_type_is_one_line_naming_the_contract(
         self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
@@ -284,6 +349,42 @@ class TestRowsTheContractDoesNotExpect:
         )
         assert "Traceback" not in result.stdout.str()
         assert len(result.stdout.lines) < 40
+
+    @pytest.mark.parametrize("db", ["partial_index", "invalid_index"])
+    def test_a_unique_index_that_rules_out_nothing_is_not_trusted(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer, db: str
+    ) -> None:
+        """A partial unique index on id, or the INVALID one a failed concurrent build leaves: duplicates
+        are still counted, and the run waits."""
+        monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, db))
+        result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
+        assert result.ret == EXIT_CODES[Outcome.WAIT]
+        result.stdout.fnmatch_lines(
+            [
+                "WAIT: the telemetry repeats event ids (telemetry_understood); it blocks 8 goals*",
+                "next: deduplicate the telemetry or add a unique index on id*",
+            ]
+        )
+        understood = next(g for g in _document(suite.path)["goals"] if g["id"] == "telemetry_understood")
+        assert "2,000 in POST rows repeat an id" in understood["reason"]
+
+    def test_a_case_insensitive_event_type_is_outside_the_contract(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
+        """A nondeterministic collation would merge 'AUTO_ASSIGN.QUOTE' into clean quotes: one line, exit 69."""
+        if not _icu_available(telemetry_server):
+            pytest.skip("this PostgreSQL has no ICU collations")
+        monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "case_insensitive"))
+        result = suite.runpytest_subprocess("goals", "--env=staging", *_windows())
+        assert result.ret == EXIT_CODES[Outcome.COULD_NOT_MEASURE]
+        result.stdout.fnmatch_lines(["*does not meet the contract: event_type is text collate ci (nondeterministic)*"])
+
+    def test_a_length_or_a_precision_is_still_the_contracts_type(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
+        """varchar(36) ids and timestamp(3) with time zone times meet the contract: the met rollout promotes."""
+        monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "precise"))
+        assert suite.runpytest_subprocess("goals", "--env=staging", *_windows()).ret == 0
 
 
 class TestFaults:
@@ -400,7 +501,7 @@ class TestStagingBeforeProduction:
             monkeypatch.delenv("SPRINTGATE_SIGNING_KEY", raising=False)
         else:
             monkeypatch.setenv("SPRINTGATE_SIGNING_KEY", key)
-        expected = 0 if db == "telemetry" else EXIT_CODES[Outcome.DO_NOT_PROMOTE]
+        expected = 0 if db in {"telemetry", "production"} else EXIT_CODES[Outcome.DO_NOT_PROMOTE]
         assert (
             suite.runpytest_subprocess("goals", "--env=staging", *_windows(), "--change-record", "CHG-7").ret
             == expected
@@ -409,7 +510,7 @@ class TestStagingBeforeProduction:
     def _production(
         self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: ThrowawayServer, *args: str
     ) -> pytest.RunResult:
-        monkeypatch.setenv("PRODUCTION_DATABASE_URL", _dsn(server, "telemetry"))
+        monkeypatch.setenv("PRODUCTION_DATABASE_URL", _dsn(server, "production"))
         monkeypatch.setenv("SPRINTGATE_SIGNING_KEY", KEY)
         return suite.runpytest_subprocess("goals", "--env=production", *_windows(), "--change-record", "CHG-7", *args)
 
@@ -516,3 +617,68 @@ class TestStagingBeforeProduction:
         result.stdout.fnmatch_lines(
             ["sprintgate: FORCED without a passing staging run: CAB-12 approved\\nVerdict: PASS*"]
         )
+
+    def test_a_newer_staging_run_replaces_the_evidence(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
+        """A staging PASS kept aside is refused once a later staging run (here a FAIL) replaced it."""
+        self._staging(suite, monkeypatch, telemetry_server)
+        kept = suite.path / "kept-pass.json"
+        shutil.copy(suite.path / "reports" / "staging" / "results.json", kept)
+        self._staging(suite, monkeypatch, telemetry_server, db="regressed")
+        result = self._production(suite, monkeypatch, telemetry_server, "--staging-results", str(kept))
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*refused: a newer staging run (* (fail)) replaced the one in *kept-pass.json*"])
+
+    def test_a_staging_run_that_never_finished_blocks_the_older_pass(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
+        """A staging run killed before it wrote its reports stays on record, so the PASS before it is no
+        longer the newest staging evidence."""
+        self._staging(suite, monkeypatch, telemetry_server)
+        history = suite.path / "reports" / "staging" / "history"
+        later = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y%m%dT%H%M%S%fZ")
+        (history / f"{later}-running.json").write_text('{"verdict": "running"}')
+        result = self._production(suite, monkeypatch, telemetry_server)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*refused: a newer staging run (* (running)) replaced*"])
+
+    def test_staging_on_the_production_database_is_refused(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
+        """Staging evidence read from the database production reads is no staging evidence."""
+        self._staging(suite, monkeypatch, telemetry_server, db="production")
+        result = self._production(suite, monkeypatch, telemetry_server)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*refused: the staging run in * read the same database as this run*"])
+
+    def test_a_laxer_staging_judgement_is_another_judgement(
+        self, suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, telemetry_server: ThrowawayServer
+    ) -> None:
+        """A staging PASS at --confidence 0.5 does not stand for production's 0.90."""
+        monkeypatch.setenv("STAGING_DATABASE_URL", _dsn(telemetry_server, "telemetry"))
+        monkeypatch.setenv("SPRINTGATE_SIGNING_KEY", KEY)
+        staged = suite.runpytest_subprocess("goals", "--env=staging", *_windows(), "--confidence", "0.5")
+        assert staged.ret == 0
+        result = self._production(suite, monkeypatch, telemetry_server)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*judged another suite (its goals, targets, flags or thresholds differ*"])
+
+    @pytest.mark.parametrize(
+        ("toml", "message"),
+        [
+            ('[tool.sprintgate]\nstaging_env = "production"', "*staging_env = 'production' must name an environment*"),
+            ('[tool.sprintgate]\nstaging_env = "demo"', "*staging_env = 'demo' must name an environment*"),
+            (
+                '[tool.sprintgate.environments.staging]\ndsn_env = "PRODUCTION_DATABASE_URL"',
+                "*the staging environment 'staging' reads PRODUCTION_DATABASE_URL, as production does*",
+            ),
+        ],
+        ids=["production", "demo", "production-variable"],
+    )
+    def test_staging_must_be_a_database_of_its_own(self, suite: pytest.Pytester, toml: str, message: str) -> None:
+        """No configuration turns production, the demo or production's database into staging evidence."""
+        suite.makepyprojecttoml(toml + "\n")
+        result = suite.runpytest_subprocess("goals", "--env=production")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([message])

@@ -230,6 +230,23 @@ def _environments(table: Any, source: str) -> dict[str, Environment]:
     return environments
 
 
+def _check_staging(name: str, environments: Mapping[str, Environment], where: str) -> None:
+    """The staging environment must be a real database of its own: not the demo, not production, and
+    not reached through a variable another environment uses. Which runs promote follows from it."""
+    staging = environments.get(name)
+    if staging is None or staging.dsn_env is None or name == "production":
+        raise ConfigError(
+            f"sprintgate: staging_env = {_shown(name)} must name an environment with its own database, other than demo "
+            f"and production ({where}); known: {', '.join(n for n, e in environments.items() if e.dsn_env and n != 'production')}."
+        )
+    shared = sorted(n for n, e in environments.items() if n != name and e.dsn_env == staging.dsn_env)
+    if shared:
+        raise ConfigError(
+            f"sprintgate: the staging environment {name!r} reads {staging.dsn_env}, as {', '.join(shared)} does ({where}); "
+            "staging evidence must come from its own database."
+        )
+
+
 def _targets(table: Any, options: Sequence[str], where: str) -> dict[str, str]:
     """Goal id -> target as written, from ``[tool.sprintgate.targets]`` then ``--target ID=VALUE``."""
     if not isinstance(table, dict):
@@ -306,6 +323,8 @@ def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str
         value, origin = picked
         if not isinstance(value, str) and key != "file_mode":
             raise ConfigError(f"sprintgate: {key} = {_shown(value)} must be a string ({origin}).")
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(f"sprintgate: {key} is empty ({origin}); give a value or leave it out for the default.")
         if key == "reports_dir":
             values[key] = Path(value)
         elif key == "file_mode":
@@ -324,6 +343,7 @@ def resolve(pyproject: Mapping[str, Any], cli: Mapping[str, Any], *, source: str
             raise ConfigError(
                 f"sprintgate: --{key.replace('_', '-')} is longer than 500 characters (from the command line)."
             )
+    _check_staging(values.get("staging_env", "staging"), environments, where)
     return Settings(
         env=env,
         thresholds=Thresholds(**{k: v for k, v in numbers.items() if k in _THRESHOLD_KEYS}),

@@ -12,9 +12,12 @@ and pay no import::
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,15 +75,14 @@ class _State:
     collection: _Collection
     items: dict[str, str] = field(default_factory=dict)  # node id -> check id
     refused: bool = False  # collection raised a usage error; pytest still calls collection_finish
+    terminated: object = None  # the SIGTERM handler before this run's
 
 
 STATE = pytest.StashKey[_State]()
 
 
 def _annotate(run: Run, result: GoalResult) -> None:
-    """Tell Allure what this test judges, when allure-pytest is recording."""
-    if "allure_pytest" not in sys.modules:
-        return
+    """Tell Allure what this test judges (only when allure-pytest records: it draws every plot)."""
     from sprintgate.allure_results import annotate  # noqa: PLC0415 - allure only when it records
 
     annotate(run, result)
@@ -186,6 +188,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "sprintgate: the gate fetches the evidence once and judges every goal in one process; run it without -n/--dist (pytest-xdist)."
         )
+    if config.option.showfixtures or getattr(config.option, "show_fixtures_per_test", False):
+        raise pytest.UsageError(
+            "sprintgate: --fixtures lists fixtures and judges nothing; the gate refuses it so that CI never reads its exit 0 as a verdict."
+        )
     options = {key: config.getoption(f"sprintgate_{key}") for key in _OPTIONS}
     pyproject = config.rootpath / "pyproject.toml"
     try:
@@ -209,7 +215,19 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     collection = _Collection()
     config.pluginmanager.register(collection, "sprintgate-collection")
-    config.stash[STATE] = _State(run, collection)
+    config.stash[STATE] = _State(run, collection, terminated=_on_sigterm())
+
+
+def _on_sigterm() -> object:
+    """A CI job cancelled with SIGTERM ends like Ctrl-C: pytest's interrupted path writes an INCOMPLETE
+    report set and the throwaway server is stopped. The previous handler comes back at unconfigure."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _pytest_postgresql_option(config: pytest.Config, name: str) -> object | None:
@@ -277,10 +295,21 @@ def _declared_in(module: ModuleType) -> Goal | Precondition | None:
     return None
 
 
-def _uncollected(suite_dir: Path, collected: set[Path]) -> list[tuple[Path, ModuleType]]:
-    """Goal modules of the suite that this run did not collect (a file subset), imported to count them."""
+def _test_modules(suite_dir: Path, patterns: Sequence[str]) -> list[Path]:
+    """Every file of the suite pytest would collect as a test module (its ``python_files`` patterns)."""
     found = []
-    for path in sorted(suite_dir.rglob("test_*.py")):
+    for path in sorted(suite_dir.rglob("*.py")):
+        relative = path.relative_to(suite_dir.parent).as_posix()
+        if any(fnmatch.fnmatch(path.name, p) or ("/" in p and fnmatch.fnmatch(relative, f"*{p}")) for p in patterns):
+            found.append(path)
+    return found
+
+
+def _uncollected(suite_dir: Path, collected: set[Path], patterns: Sequence[str]) -> list[tuple[Path, ModuleType]]:
+    """Test modules of the suite that this run did not collect (a file subset, an ignored or skipped
+    module), imported to count the checks they declare."""
+    found = []
+    for path in _test_modules(suite_dir, patterns):
         if path.resolve() in collected:
             continue
         name, folder = _module_name(path.resolve())
@@ -288,6 +317,11 @@ def _uncollected(suite_dir: Path, collected: set[Path]) -> list[tuple[Path, Modu
             sys.path.insert(0, str(folder))
         try:
             found.append((path, importlib.import_module(name)))
+        except pytest.skip.Exception as skipped:
+            raise pytest.UsageError(
+                f"sprintgate: {path.name} skips itself at import ({terminal(str(skipped.msg))}); a check that does not "
+                "run is never judged, so the suite cannot promote: remove the skip."
+            ) from None
         except Exception as error:
             raise pytest.UsageError(
                 f"sprintgate: {path.name} does not load: {terminal(type(error).__name__)}: {terminal(str(error))}."
@@ -320,7 +354,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             collected.add(path)
             state.run.declare(check, path)
             state.items[item.nodeid] = check.id if isinstance(check, Goal) else check.name
-        for path, module in _uncollected(suite_dir, collected):
+        for path, module in _uncollected(suite_dir, collected, config.getini("python_files")):
             check = _declared_in(module)
             if check is not None:
                 state.run.declare(check, path)
@@ -336,10 +370,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if state.refused or not state.run.declared:
         return
     selected = {state.items[item.nodeid] for item in session.items if item.nodeid in state.items}
-    # Goals run only as their tests; preconditions are judged by every run that reads the evidence.
-    goals = {check_id for check_id, declared in state.run.declared.items() if isinstance(declared.check, Goal)}
+    # Every check a module declares runs as its test (the built-in preconditions are added later and
+    # judged by every run that reads the evidence); a module left out makes the run a subset.
     subset = None
-    missing = sorted(goals - selected)
+    missing = sorted(set(state.run.declared) - selected)
     if missing:
         how = "deselected or not collected"
         subset = f"{', '.join(missing[:5])}{' and more' if len(missing) > 5 else ''} {how}"
@@ -375,6 +409,9 @@ def gate(request: pytest.FixtureRequest) -> Gate:
     if state.run.fault is not None:
         raise DatabaseError(state.run.fault)
     run = state.run
+    # allure-pytest is loaded whenever it is installed; it records only with --alluredir.
+    if "allure_pytest" not in sys.modules or not getattr(request.config.option, "allure_report_dir", None):
+        return Gate(run.result)
     return Gate(run.result, lambda result: _annotate(run, result))
 
 
@@ -439,7 +476,13 @@ def pytest_report_teststatus(
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
-    if state is None or state.run.info is None or not state.run.declared or session.config.option.collectonly:
+    if state is None or state.run.info is None or not state.run.declared:
+        return
+    if session.config.option.collectonly:
+        # Listing the goals judges none of them: never an exit CI could read as "promote".
+        state.run.abandon()
+        state.run.say(f"sprintgate: --collect-only judges nothing (exit 64: {ACTIONS[64]})")
+        session.exitstatus = 64
         return
     if exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return
@@ -478,3 +521,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is not None:
         state.run.close()
+        if state.terminated is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, state.terminated)  # type: ignore[arg-type]

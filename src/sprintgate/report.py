@@ -308,6 +308,11 @@ def summary_markdown(document: Mapping[str, Any], history: Sequence[Mapping[str,
                 else ""
             )
             checks = earlier.get("checks") or {}
+            if earlier.get("verdict") == "running":
+                out.append(
+                    f"| {_md(str(earlier.get('generated_at', '')))} | never finished (killed, or still running) | ? | |"
+                )
+                continue
             out.append(
                 f"| {_md(str(earlier.get('generated_at', '')))} | {_md(str((earlier.get('decision') or {}).get('outcome', earlier.get('verdict', ''))))} | "
                 f"{checks.get('judged', '?')} of {checks.get('total', '?')} | {_md(str(record))} |"

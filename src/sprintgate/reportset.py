@@ -55,9 +55,24 @@ def read_history(directory: Path) -> list[dict[str, Any]]:
     return sorted(found, key=lambda d: str(d.get("generated_at", "")))
 
 
-def write_set(directory: Path, files: Mapping[str, str | bytes], *, history_name: str, mode: int) -> None:
+def mark_running(directory: Path, name: str, document: Mapping[str, Any], mode: int) -> None:
+    """Leave ``history/<name>`` saying a run is under way: a run killed before it writes its set (SIGKILL,
+    a lost machine) stays on record as one that never finished, and no older PASS looks like the newest."""
+    history = directory / HISTORY
+    try:
+        history.mkdir(parents=True, exist_ok=True)
+        write_file(history / name, json.dumps(document, indent=2) + "\n", mode)
+    except OSError as error:
+        raise ReportError(
+            f"sprintgate: cannot write to the reports directory {directory} ({error.strerror or error})."
+        ) from None
+
+
+def write_set(
+    directory: Path, files: Mapping[str, str | bytes], *, history_name: str, mode: int, replaces: str | None = None
+) -> None:
     """Replace the gate's set in ``directory`` by ``files`` (relative names; ``plots/x.png`` allowed)
-    and add ``history/<history_name>`` (a copy of ``results.json``)."""
+    and add ``history/<history_name>`` (a copy of ``results.json``) in place of ``history/<replaces>``."""
     parent = directory.parent
     dir_mode = mode | ((mode & 0o444) >> 2)  # directories: x wherever r
     try:
@@ -81,6 +96,8 @@ def write_set(directory: Path, files: Mapping[str, str | bytes], *, history_name
         history.mkdir(exist_ok=True)
         history.chmod(dir_mode)
         write_file(history / history_name, files["results.json"], mode)
+        if replaces is not None:
+            (history / replaces).unlink(missing_ok=True)
         old = None
         if directory.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old.", dir=parent))

@@ -11,15 +11,16 @@ and the reports. The pytest plugin calls it from its hooks; nothing here imports
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sprintgate.config import ConfigError, Settings
+from sprintgate.config import ConfigError, Settings, Thresholds
 from sprintgate.database import DatabaseError
 from sprintgate.decision import EXIT_REPORT_FAILED, Decision, decide_run
 from sprintgate.design import Clustering
@@ -31,8 +32,8 @@ from sprintgate.measures import DeclarationError
 from sprintgate.preconditions import PRECONDITIONS, Precondition, PreconditionCheck, check_preconditions
 from sprintgate.progress import QueryWatch
 from sprintgate.provenance import RunInfo, versions
-from sprintgate.report import combined_summary, metrics_csv, results_document, summary_markdown
-from sprintgate.reportset import ReportError, read_history, write_file, write_set
+from sprintgate.report import FORMAT, combined_summary, metrics_csv, results_document, summary_markdown
+from sprintgate.reportset import HISTORY, ReportError, mark_running, read_history, write_file, write_set
 from sprintgate.results import GoalResult, Kind
 from sprintgate.server import ServerError, ServerOptions
 from sprintgate.source import GateError, TelemetrySource
@@ -56,13 +57,15 @@ class Declared:
         return self.check.id if isinstance(self.check, Goal) else self.check.name
 
 
-def suite_digest(suite: Suite, goals: list[Goal]) -> str:
-    """One hash of what a run judges: the suite's name and flags, every goal with its effective target."""
+def suite_digest(suite: Suite, goals: list[Goal], thresholds: Thresholds) -> str:
+    """One hash of what a run judges: the suite's name and flags, every goal with its effective target,
+    and the thresholds it is judged by (a staging PASS at a laxer confidence is another judgement)."""
     body = json.dumps(
         {
             "suite": suite.name,
             "flags": list(suite.flags),
             "goals": sorted([g.id, g.kind.value, repr(g.metric), g.clustering.value, g.advisory] for g in goals),
+            "thresholds": asdict(thresholds),
         },
         sort_keys=True,
     )
@@ -103,12 +106,17 @@ class Run:
         self.decision: Decision | None = None
         self.report_error: str | None = None
         self.staging: StagingEvidence | None = None
+        self.started = datetime.now(UTC)
 
     # --- collection --------------------------------------------------------------------------------
 
     def declare(self, check: Check, path: Path) -> None:
         """A check a goal module of the suite declares; two modules declaring one id is an error."""
         found = Declared(check, path)
+        if isinstance(check, Goal) and check.id in {p.name for p in PRECONDITIONS}:
+            raise ConfigError(
+                f"sprintgate: {path.name} declares a goal with the id {check.id!r}, the name of a built-in precondition; give it another id."
+            )
         earlier = self.declared.get(found.id)
         if earlier is not None and earlier.path != path:
             raise ConfigError(
@@ -144,6 +152,28 @@ class Run:
                     f"sprintgate: --target {goal_id}={text}: {str(error).removeprefix('sprintgate: ').rstrip('.')}."
                 ) from None
         self._check_declarations()
+        # From here the run is on record as under way: killed before its set is written, it stays so.
+        # A reports directory that cannot be written is said at the end of the run (exit 73).
+        with contextlib.suppress(ReportError):
+            mark_running(
+                self.reports_directory,
+                self._running,
+                {
+                    "format": FORMAT,
+                    "env": self.settings.env.name,
+                    "generated_at": self.started.isoformat(),
+                    "verdict": "running",
+                },
+                self.settings.file_mode,
+            )
+        try:
+            self._open_source()
+        except ConfigError:
+            self.abandon()  # refused: it never ran
+            raise
+
+    def _open_source(self) -> None:
+        """The telemetry source, the windows and the run's provenance (staging evidence verified)."""
         try:
             self.source = TelemetrySource(
                 self.settings, self.suite, self.environ, self.server_options, loading=self.say
@@ -171,6 +201,7 @@ class Run:
             change_record_url=url,
             forced=self._promotion(),
             staging=None if self.staging is None else self.staging.record(),
+            generated_at=self.started,
         )
 
     def _check_declarations(self) -> None:
@@ -213,13 +244,15 @@ class Run:
         found = verify(
             path,
             staging_env=settings.staging_env,
-            suite_digest=suite_digest(self.suite, self.goals),
+            suite_digest=suite_digest(self.suite, self.goals, settings.thresholds),
             versions=versions(self.root),
             change_record=settings.change_record,
             key=key,
             signing_variable=settings.signing_key_env,
             max_age_hours=settings.staging_max_age_hours,
             now=datetime.now(UTC),
+            history=self.root / settings.reports_dir / settings.staging_env / HISTORY,
+            database=None if self.source is None or self.source.dsn is None else self.source.dsn.display,
         )
         if not isinstance(found, str):
             self.staging = found
@@ -385,15 +418,16 @@ class Run:
         results = [self.results[c] for c in judged if c in self.results]
         not_judged = [c for c in self.declared if c not in judged]
         document = results_document(self.info, self.suite, decision, results, not_judged, self.evidence)
-        document["suite_digest"] = suite_digest(self.suite, self.goals)
+        document["suite_digest"] = suite_digest(self.suite, self.goals, self.settings.thresholds)
         try:
             key = signing_key(self.environ, self.settings.signing_key_env)
         except ValueError:
             key = None
-        if key is not None:
+        if key is not None and self.settings.env.dsn_env is not None:  # synthetic data is evidence of nothing
             document["signature"] = sign(document, key)
         directory = self.reports_directory
-        history = read_history(directory)
+        mine = self.info.generated_at.isoformat()
+        history = [d for d in read_history(directory) if d.get("verdict") != "running" or d.get("generated_at") != mine]
         text = self._scrub(json.dumps(document, indent=2, allow_nan=False) + "\n")
         files: dict[str, str | bytes] = {
             "results.json": text,
@@ -414,7 +448,13 @@ class Run:
             return decision
         stamp = self.info.generated_at.strftime("%Y%m%dT%H%M%S%fZ")
         try:
-            write_set(directory, files, history_name=f"{stamp}-{decision.verdict}.json", mode=self.settings.file_mode)
+            write_set(
+                directory,
+                files,
+                history_name=f"{stamp}-{decision.verdict}.json",
+                mode=self.settings.file_mode,
+                replaces=self._running,
+            )
             combined = combined_summary(directory.parent)
             if combined is not None:
                 write_file(directory.parent / "summary.md", self._scrub(combined), self.settings.file_mode)
@@ -423,6 +463,15 @@ class Run:
         except OSError as error:
             self.report_error = self._scrub(f"sprintgate: reports/summary.md could not be written ({error.strerror}).")
         return decision
+
+    def abandon(self) -> None:
+        """A run that judges nothing by design (``--collect-only``) leaves no record."""
+        (self.reports_directory / HISTORY / self._running).unlink(missing_ok=True)
+
+    @property
+    def _running(self) -> str:
+        """The history entry that marks this run as under way until its set is written."""
+        return f"{self.started.strftime('%Y%m%dT%H%M%S%fZ')}-running.json"
 
     @property
     def exit_code(self) -> int:
@@ -445,4 +494,6 @@ class Run:
 def _import_plots() -> None:
     import importlib  # noqa: PLC0415
 
+    # What judging and the plots need and the header did not wait for, imported while the queries run.
+    importlib.import_module("scipy.special")
     importlib.import_module("sprintgate.plots")

@@ -22,6 +22,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -313,6 +314,15 @@ class _ServerProcess(PostgreSQLExecutor):
         return self
 
 
+def _kill_strays(folder: Path) -> None:
+    """SIGKILL every process whose command line names ``folder`` (Linux ``/proc``; elsewhere nothing)."""
+    needle = os.fsencode(folder)
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError):
+            if needle in (entry / "cmdline").read_bytes() and int(entry.name) != os.getpid():
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
 @dataclass(slots=True)
 class _Scratch:
     """What one ``start()`` made: its temp folder and server process, removed exactly once."""
@@ -329,7 +339,14 @@ class _Scratch:
             except (ServerError, ExecutorError, OSError, subprocess.SubprocessError):
                 with contextlib.suppress(ExecutorError, OSError):
                     process.kill()
-        shutil.rmtree(self.tempdir, ignore_errors=True)
+        # Interrupted mid-start, a server or initdb's bootstrap backend can outlive pg_ctl and keep
+        # writing into the folder: kill whatever runs from it or on a data dir inside it.
+        for attempt in range(5):
+            _kill_strays(self.tempdir)
+            shutil.rmtree(self.tempdir, ignore_errors=True)
+            if not self.tempdir.exists():
+                return
+            time.sleep(0.1 * (attempt + 1))
         if self.tempdir.exists():
             raise ServerError(
                 f"sprintgate: could not remove the throwaway PostgreSQL's temp folder {self.tempdir}; remove it by hand."

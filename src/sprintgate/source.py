@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -102,7 +103,16 @@ class _Reader:
 
 
 def _normal(event_type: str) -> str:
-    return re.sub(r"\s+", " ", event_type.strip()).lower()
+    """What an event type says to a reader: compatibility forms folded (fullwidth letters), invisible
+    and combining characters dropped, case folded, and every run of separators (space, ``_``, ``-``,
+    ``.``) removed, so that a near-miss spelling of a declared type is caught as its variant."""
+    decomposed = unicodedata.normalize("NFKD", event_type)
+    kept = "".join(c for c in decomposed if unicodedata.category(c) not in _INVISIBLE)
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", kept).casefold())
+
+
+#: Unicode categories a reader does not see: format (zero-width), control, and combining marks.
+_INVISIBLE = frozenset({"Cf", "Cc", "Mn", "Me"})
 
 
 class TelemetrySource:

@@ -4,7 +4,8 @@ The staging run signs its ``results.json`` with an HMAC (SHA-256) keyed by a sec
 environment (``SPRINTGATE_SIGNING_KEY``, a CI secret shared by both runs). A production run accepts the
 evidence only when the signature verifies, the staging run judged every check of the same suite
 (goals, targets, flags: one digest) with the same code and every blocking check PASSed, and it was
-generated in the past and not longer ago than ``staging_max_age_hours``. The production report names
+generated in the past and not longer ago than ``staging_max_age_hours``, no newer staging run in its
+history replaced it, and it read another database than the promoting run. The production report names
 the evidence it relied on (its SHA-256, time and change record).
 """
 
@@ -13,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,25 @@ def _read(path: Path) -> tuple[bytes | None, str | None]:
         return None, f"the staging results at {path} cannot be read ({error.strerror})"
 
 
+def database_of(source: str) -> str:
+    """The database a masked DSN (``postgresql://user:***@host:port/db?...``) points at, without its user."""
+    return re.sub(r"^postgresql://[^@/]*@", "postgresql://", source)
+
+
+def _newer(history: Path, generated: datetime) -> str | None:
+    """A staging run in ``history`` newer than ``generated``, as ``time (verdict)``."""
+    newest = None
+    for entry in history.glob("*.json"):
+        stamp, _, verdict = entry.stem.partition("-")
+        try:
+            when = datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if when > generated and (newest is None or when > newest[0]):
+            newest = (when, verdict)
+    return None if newest is None else f"{newest[0].isoformat()} ({newest[1]})"
+
+
 def verify(  # noqa: PLR0911, PLR0912 - one early return per reason to refuse, each with its message
     path: Path,
     *,
@@ -107,8 +128,11 @@ def verify(  # noqa: PLR0911, PLR0912 - one early return per reason to refuse, e
     signing_variable: str,
     max_age_hours: float,
     now: datetime,
+    history: Path,
+    database: str | None,
 ) -> StagingEvidence | str:
-    """The verified staging evidence at ``path``, or why a promotion cannot rest on it."""
+    """The verified staging evidence at ``path``, or why a promotion cannot rest on it: it must be the
+    newest staging run ``history`` holds, and read another database than this run's (``database``)."""
     raw, problem = _read(path)
     if raw is None:
         return problem or f"{path} cannot be read"
@@ -157,8 +181,14 @@ def verify(  # noqa: PLR0911, PLR0912 - one early return per reason to refuse, e
     age = now - generated
     if age > timedelta(hours=max_age_hours):
         return f"the staging run in {path} is {age.total_seconds() / 3600:.1f} h old, more than the {max_age_hours:g} h allowed"
+    newer = _newer(history, generated)
+    if newer is not None:
+        return f"a newer staging run ({newer}) replaced the one in {path}"
     if document.get("suite_digest") != suite_digest:
-        return f"the staging run in {path} judged another suite (its goals, targets or flags differ from this run's)"
+        return f"the staging run in {path} judged another suite (its goals, targets, flags or thresholds differ from this run's)"
+    staged_source = document.get("source")
+    if database is not None and isinstance(staged_source, str) and database_of(staged_source) == database_of(database):
+        return f"the staging run in {path} read the same database as this run ({database_of(database)})"
     found = document.get("versions")
     staged: dict[str, Any] = found if isinstance(found, dict) else {}
     for name in ("sprintgate", "git"):
