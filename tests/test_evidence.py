@@ -134,6 +134,34 @@ class TestDirtyValues:
         assert post.excluded["quote_error"]["error_wrong_type"] >= 1
 
 
+    def test_every_flag_state_is_told_apart(self, database: Database) -> None:
+        """A flags object that misses a flag but whose others are booleans is mixed; one without any
+        declared flag, or with a non-boolean one, is malformed; a flags value that is no object too."""
+        connection = database("rollout_met")
+        clean = _fetch(connection).post.flags
+        first, second = SUITE.flags
+        contexts = {
+            f'{{"flags": {{"{first}": true}}}}': "mixed",
+            f'{{"flags": {{"{first}": true, "{second}": false}}}}': "mixed",
+            f'{{"flags": {{"{first}": true, "{second}": "yes"}}}}': "malformed",
+            '{"flags": {}}': "malformed",
+            '{"flags": [true]}': "malformed",
+            '{"other": 1}': "absent",
+        }
+        for context in contexts:
+            connection.execute(
+                "insert into observability_events (id, created_at, event_type, context) "
+                "values (gen_random_uuid(), '2026-10-12T12:00:00Z', 'auto_assign.quote', %s::jsonb)",
+                (context,),
+            )
+        found = _fetch(connection).post.flags
+        added = {state: found.get(state, 0) - clean.get(state, 0) for state in found}
+        expected: dict[str, int] = {}
+        for state in contexts.values():
+            expected[state] = expected.get(state, 0) + 1
+        assert {k: v for k, v in added.items() if v} == expected
+
+
 class TestOneSnapshot:
     def test_rows_committed_mid_run_are_read_by_no_query(
         self, database: Database, monkeypatch: pytest.MonkeyPatch

@@ -9,20 +9,29 @@ of ``scipy.stats.quantile_test``, the Koopman score interval of a ratio of rates
 
 from __future__ import annotations
 
+import importlib
 import math
+from functools import cache
+from types import ModuleType
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import special
 
 Float = NDArray[np.float64]
+
+
+@cache
+def _special() -> ModuleType:
+    """scipy.special, imported when first needed: about 0.3 s and 25 MB that the header of a run
+    should not wait for (the run imports it in the background while its queries run)."""
+    return importlib.import_module("scipy.special")
 
 
 def z(alpha: float) -> float:
     """The standard normal quantile with ``alpha`` above it (``z(0.05) = 1.645``)."""
     if not 0.0 < alpha < 0.5:
         raise ValueError(f"a one-sided error rate lies in (0, 0.5), got {alpha}")
-    return float(-special.ndtri(alpha))
+    return float(-_special().ndtri(alpha))
 
 
 def t(alpha: float, dof: float) -> float:
@@ -31,7 +40,7 @@ def t(alpha: float, dof: float) -> float:
         return z(alpha)
     if dof <= 0:
         raise ValueError(f"degrees of freedom must be positive, got {dof}")
-    return float(special.stdtrit(dof, 1 - alpha))
+    return float(_special().stdtrit(dof, 1 - alpha))
 
 
 # --- proportions ----------------------------------------------------------------------------------
@@ -127,7 +136,7 @@ def quantile_pmf(counts: NDArray[np.int64], q: float, n_effective: float) -> Flo
     shares = np.concatenate(([0.0], np.cumsum(counts) / n))
     shares[-1] = 1.0
     a, b = q * (n_effective + 1), (1 - q) * (n_effective + 1)
-    cdf = special.betainc(a, b, shares)
+    cdf = _special().betainc(a, b, shares)
     return np.asarray(np.diff(cdf), dtype=np.float64)
 
 
@@ -160,7 +169,7 @@ def shift_pmf(pmf: Float, first: int, mean: float, sd: float) -> tuple[Float, in
         return pmf, first + offset
     reach = math.ceil(abs(mean) + 8 * sd) + 1
     steps = np.arange(-reach, reach + 1, dtype=np.float64)
-    edges = special.ndtr((np.concatenate((steps - 0.5, [steps[-1] + 0.5])) - mean) / sd)
+    edges = _special().ndtr((np.concatenate((steps - 0.5, [steps[-1] + 0.5])) - mean) / sd)
     kernel = np.diff(edges)
     out = np.convolve(pmf, kernel)
     return np.asarray(out / out.sum(), dtype=np.float64), first - reach
