@@ -545,8 +545,8 @@ def row_of(
     gate_s = median_of(runs, lambda r: r.wall_s)
     queries_s = median_of(runs, lambda r: r.query_s)
     split = {
-        name: median_of(runs, lambda r, name=name: r.queries.get(name, 0.0)) for name in ("evidence", "units", "demand")
-    }  # type: ignore[misc]
+        name: statistics.median(r.queries.get(name, 0.0) for r in runs) for name in ("evidence", "units", "demand")
+    }
     row = Row(
         setup=setup,
         events_per_window=n,

@@ -133,7 +133,6 @@ class TestDirtyValues:
         assert post.excluded["cache_hit"]["cache_hit_wrong_type"] >= 1
         assert post.excluded["quote_error"]["error_wrong_type"] >= 1
 
-
     def test_every_flag_state_is_told_apart(self, database: Database) -> None:
         """A flags object that misses a flag but whose others are booleans is mixed; one without any
         declared flag, or with a non-boolean one, is malformed; a flags value that is no object too."""
