@@ -11,6 +11,7 @@ import signal
 import stat
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -439,6 +440,37 @@ class TestRunsThatJudgeNothingOrPart:
         assert not list((suite.path / "reports").rglob("*.json"))
         fixtures = suite.runpytest_inprocess("goals", "--fixtures")
         assert fixtures.ret == pytest.ExitCode.USAGE_ERROR
+
+    def test_an_interrupt_while_the_reports_are_written_leaves_no_pass(self, suite: pytest.Pytester) -> None:
+        """Ctrl-C or SIGTERM while the plots are drawn, after every check passed: exit 2, and the
+        reports written say incomplete, not the PASS the run was about to write."""
+        conftest = suite.path / "goals" / "conftest.py"
+        conftest.write_text(
+            conftest.read_text()
+            + textwrap.dedent(
+                """
+                from sprintgate.run import Run
+
+                _overview = Run.overview
+                _calls = []
+
+
+                def _interrupted_once(self, *args, **kwargs):
+                    _calls.append(1)
+                    if len(_calls) == 1:
+                        raise KeyboardInterrupt("signal 15")
+                    return _overview(self, *args, **kwargs)
+
+
+                Run.overview = _interrupted_once
+                """
+            )
+        )
+        result = suite.runpytest_subprocess("goals", *SCALE)
+        assert result.ret == pytest.ExitCode.INTERRUPTED
+        document = _results(suite.path, "demo")
+        assert document["verdict"] == "incomplete"
+        assert "PROMOTE" not in (suite.path / "reports" / "demo" / "summary.md").read_text()
 
     def test_a_cancelled_job_ends_like_ctrl_c(self, suite: pytest.Pytester) -> None:
         """SIGTERM (a cancelled CI job) mid-run after a passing one: pytest's exit 2 and every report

@@ -348,10 +348,14 @@ class TestInterruptedStart:
         folder = tmp_path / "sprintgate-pg-test"
         folder.mkdir()
         writer = subprocess.Popen(["sh", "-c", 'while :; do mkdir -p "$0/d$$"; touch "$0/d$$/x"; done', str(folder)])
-        time.sleep(0.2)
-        server._Scratch(folder).remove()
-        assert not folder.exists()
-        assert writer.wait(timeout=5) == -9
+        try:
+            time.sleep(0.2)
+            server._Scratch(folder).remove()
+            assert not folder.exists()
+            assert writer.wait(timeout=5) == -9
+        finally:
+            writer.kill()
+            writer.wait()
 
 
 class TestDatabases:

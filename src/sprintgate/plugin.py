@@ -487,14 +487,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return
     run = state.run
-    run.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+    try:
+        _finish(session, run, interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        # Ctrl-C or a cancelled job while the reports were written: they are written again, saying
+        # the run was interrupted, and the exit is pytest's 2.
+        _finish(session, run, interrupted=True)
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+        return
+    if exitstatus != pytest.ExitCode.INTERRUPTED:
+        session.exitstatus = run.exit_code
+
+
+def _finish(session: pytest.Session, run: Run, *, interrupted: bool) -> None:
+    run.finish(interrupted=interrupted)
     alluredir = getattr(session.config.option, "allure_report_dir", None)
     if alluredir:
         from sprintgate.allure_results import finish_allure  # noqa: PLC0415 - allure only when it records
 
         finish_allure(Path(alluredir), run, os.environ)
-    if exitstatus != pytest.ExitCode.INTERRUPTED:
-        session.exitstatus = run.exit_code
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
