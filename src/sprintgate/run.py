@@ -467,7 +467,7 @@ class Run:
         return decision
 
     def abandon(self) -> None:
-        """A run that judges nothing by design (``--collect-only``) leaves no record."""
+        """A run that judges nothing (``--collect-only``, or refused before it read anything) leaves no record."""
         (self.reports_directory / HISTORY / self._running).unlink(missing_ok=True)
 
     @property
